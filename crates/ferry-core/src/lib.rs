@@ -1,0 +1,30 @@
+//! ferry's storage-agnostic core.
+//!
+//! * [`location`] — URIs for every scheme ferry serves, parsed and manipulated.
+//! * [`error`] — the one error type: kind, retry status, context.
+//! * [`storage`] — the async [`Storage`] trait every backend implements, and its
+//!   [`Capabilities`].
+//! * [`registry`] — scheme → backend factory; backends register themselves.
+//! * [`checksum`] — CRC32C computed while streaming, and checksums stores report.
+//! * [`transfer`] — the copy engine: parallel, verified, resumable, bounded memory.
+//! * [`memory`] — an in-memory store for tests; [`fault`] — a fault-injection layer.
+//!
+//! This crate depends on no cloud SDK; backends live in their own crates.
+
+pub mod checksum;
+pub mod error;
+pub mod fault;
+pub mod location;
+pub mod memory;
+pub mod registry;
+pub mod storage;
+pub mod transfer;
+
+pub use checksum::{Checksum, ChecksumKind};
+pub use error::{Error, ErrorKind, Result, Retry};
+pub use location::Location;
+pub use registry::{BackendFactory, BackendOptions, Registry};
+pub use storage::{
+    ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter,
+    PartReceipt, Storage, WriteOptions, WriteReceipt,
+};

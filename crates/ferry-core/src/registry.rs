@@ -1,0 +1,208 @@
+//! The backend registry: URI scheme → backend factory.
+//!
+//! Backends live in their own crates and register themselves: each exports a
+//! `register(&mut Registry)` that adds a [`BackendFactory`] for its schemes. The CLI builds one
+//! registry from every backend crate it links, and asks it for the [`Storage`] that serves a
+//! [`Location`]. Opened stores are cached per (factory, store key, side), so the source and the
+//! destination of a copy share an instance — and can server-side copy — when they are the same
+//! store with the same settings.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::location::Location;
+use crate::storage::Storage;
+
+/// Per-side backend settings (`endpoint`, `region`, `profile`, …) as plain key–value pairs.
+///
+/// The CLI fills one `BackendOptions` per side of a copy from flags and config files; each
+/// factory picks the keys it understands. Values of keys that look secret are never displayed.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct BackendOptions {
+    values: BTreeMap<String, String>,
+}
+
+impl BackendOptions {
+    /// Empty options.
+    pub fn new() -> BackendOptions {
+        BackendOptions::default()
+    }
+
+    /// Sets a key.
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.values.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets a key, builder style.
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.set(key, value);
+        self
+    }
+
+    /// A key's value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// Whether no key is set.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+impl std::fmt::Debug for BackendOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (k, v) in &self.values {
+            let secret = ["secret", "password", "token", "key"]
+                .iter()
+                .any(|s| k.contains(s));
+            map.entry(k, if secret { &"<redacted>" } else { v });
+        }
+        map.finish()
+    }
+}
+
+/// Opens stores of one backend.
+#[async_trait]
+pub trait BackendFactory: Send + Sync {
+    /// The backend's name (`local`, `s3`, …).
+    fn name(&self) -> &'static str;
+
+    /// The URI schemes it serves (`["s3", "s3a", "s3n", "s3p"]`).
+    fn schemes(&self) -> &'static [&'static str];
+
+    /// A key naming the store that serves `location` with `options`: locations with equal keys
+    /// share one opened [`Storage`]. The default is the authority (a bucket, a NameNode).
+    fn store_key(&self, location: &Location, options: &BackendOptions) -> String {
+        let _ = options;
+        location.authority().unwrap_or_default().to_string()
+    }
+
+    /// Opens the store that serves `location`.
+    async fn open(&self, location: &Location, options: &BackendOptions)
+        -> Result<Arc<dyn Storage>>;
+}
+
+/// Maps schemes to factories and caches opened stores.
+#[derive(Default)]
+pub struct Registry {
+    factories: HashMap<String, Arc<dyn BackendFactory>>,
+    opened: Mutex<HashMap<(String, String, BackendOptions), Arc<dyn Storage>>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Adds a factory for every scheme it declares; a later factory for the same scheme wins.
+    pub fn register(&mut self, factory: Arc<dyn BackendFactory>) {
+        for scheme in factory.schemes() {
+            self.factories.insert(scheme.to_string(), factory.clone());
+        }
+    }
+
+    /// Builder form of [`Registry::register`] that takes a backend crate's `register` function.
+    pub fn with(mut self, register: fn(&mut Registry)) -> Registry {
+        register(&mut self);
+        self
+    }
+
+    /// Every scheme served, sorted.
+    pub fn schemes(&self) -> Vec<String> {
+        let mut schemes: Vec<String> = self.factories.keys().cloned().collect();
+        schemes.sort();
+        schemes
+    }
+
+    /// The store serving `location`, opened with `options` (cached).
+    ///
+    /// Errors: `InvalidInput` for a scheme no linked backend serves, or the factory's own error.
+    pub async fn open(
+        &self,
+        location: &Location,
+        options: &BackendOptions,
+    ) -> Result<Arc<dyn Storage>> {
+        let factory = self.factories.get(location.scheme()).ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "unknown scheme {:?} in {location}; this ferry serves: {}",
+                    location.scheme(),
+                    self.schemes().join(", ")
+                ),
+            )
+        })?;
+        let key = (
+            factory.name().to_string(),
+            factory.store_key(location, options),
+            options.clone(),
+        );
+        if let Some(store) = self.lock().get(&key) {
+            return Ok(store.clone());
+        }
+        let store = factory.open(location, options).await?;
+        Ok(self.lock().entry(key).or_insert(store).clone())
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String, BackendOptions), Arc<dyn Storage>>>
+    {
+        self.opened.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryFactory;
+
+    #[tokio::test]
+    async fn opens_and_caches_by_store_key() {
+        let registry = Registry::new().with(crate::memory::register);
+        let a = registry
+            .open(&Location::parse("mem://one/x").unwrap(), &BackendOptions::new())
+            .await
+            .unwrap();
+        let b = registry
+            .open(&Location::parse("mem://one/y").unwrap(), &BackendOptions::new())
+            .await
+            .unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = registry
+            .open(&Location::parse("mem://two/y").unwrap(), &BackendOptions::new())
+            .await
+            .unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        let _ = MemoryFactory::default();
+    }
+
+    #[tokio::test]
+    async fn unknown_scheme_is_a_clear_error() {
+        let registry = Registry::new().with(crate::memory::register);
+        let err = registry
+            .open(&Location::parse("ftp://host/x").unwrap(), &BackendOptions::new())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("unknown scheme \"ftp\""), "{err}");
+        assert!(err.to_string().contains("mem"), "{err}");
+    }
+
+    #[test]
+    fn options_debug_redacts_secrets() {
+        let opts = BackendOptions::new()
+            .with("secret_key", "hunter2")
+            .with("endpoint", "http://127.0.0.1:1");
+        let text = format!("{opts:?}");
+        assert!(!text.contains("hunter2"));
+        assert!(text.contains("127.0.0.1"));
+    }
+}

@@ -1,0 +1,310 @@
+//! The storage trait every backend implements, and the types it speaks.
+//!
+//! The trait is small, async and object-safe: the engine holds backends as `Arc<dyn Storage>`.
+//! Required: [`Storage::stat`], [`Storage::list`], [`Storage::read`], [`Storage::write`],
+//! [`Storage::delete`]. Optional operations (parallel part uploads, server-side copy, rename,
+//! native checksums, mtime) have defaults that answer `Unsupported`; the engine falls back, so an
+//! unsupported optional operation is never a user-visible error. What a backend can do is
+//! declared up front in [`Capabilities`], not discovered by trial.
+//!
+//! # Behavior (the spec the conformance suite checks)
+//! * `stat` of a missing path is a `NotFound` error; of a directory (where the store has them)
+//!   an entry of kind `Directory`.
+//! * `list(prefix)` yields every file below `prefix` recursively (never directories), each
+//!   exactly once, in no particular order, and nothing for a missing prefix. Listing a file's own
+//!   location yields nothing: it lists *below*.
+//! * `read(loc, Some(range))` yields exactly the bytes of `range` clamped to the object's end;
+//!   a missing object is `NotFound`.
+//! * `write` creates missing parent directories where the store has directories, and replaces an
+//!   existing object. Data becomes visible under `loc` no earlier than `commit` (object stores) or
+//!   as it is written (filesystems; the engine adds temp-name + rename on top).
+//! * Multipart uploads accept parts in any order and concurrently; `complete` assembles them by
+//!   index; `abort` leaves nothing behind.
+//! * `delete` of a missing object succeeds.
+//! * `rename` replaces an existing destination.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::checksum::{Checksum, ChecksumKind};
+use crate::error::{Error, Result};
+use crate::location::Location;
+
+/// A stream of byte chunks, as returned by [`Storage::read`].
+pub type ByteStream = BoxStream<'static, Result<Bytes>>;
+
+/// A stream of listing entries, as returned by [`Storage::list`].
+pub type ListStream = BoxStream<'static, Result<Entry>>;
+
+/// Whether an entry is a file or a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A file or object.
+    File,
+    /// A directory (filesystems) or a common prefix (object stores, from `stat` only).
+    Directory,
+}
+
+/// What `stat` and `list` report about a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Where it is.
+    pub location: Location,
+    /// File or directory.
+    pub kind: EntryKind,
+    /// Size in bytes (0 for directories).
+    pub size: u64,
+    /// Last modification time, if the store keeps one.
+    pub modified: Option<SystemTime>,
+    /// A checksum the store keeps for the object, if it reports one cheaply.
+    pub checksum: Option<Checksum>,
+}
+
+impl Entry {
+    /// A file entry with no mtime or checksum.
+    pub fn file(location: Location, size: u64) -> Entry {
+        Entry {
+            location,
+            kind: EntryKind::File,
+            size,
+            modified: None,
+            checksum: None,
+        }
+    }
+
+    /// Whether this is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind == EntryKind::Directory
+    }
+}
+
+/// What a backend can do. The engine plans copies from this; nothing is assumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `read` honours byte ranges efficiently (positional reads, HTTP Range).
+    pub ranged_reads: bool,
+    /// `start_multipart` works: parts of one object can be written concurrently.
+    pub parallel_part_writes: bool,
+    /// `resume_multipart` can reopen an upload started by an earlier process.
+    pub resumable_multipart: bool,
+    /// `copy` can copy between two locations of this store without moving the bytes through us.
+    pub server_side_copy: bool,
+    /// `rename` is atomic (filesystems, HDFS).
+    pub atomic_rename: bool,
+    /// Written data becomes visible only at `commit` (object stores): no temp name needed.
+    pub atomic_writes: bool,
+    /// The store has real directories, so `mkdirs` means something.
+    pub directories: bool,
+    /// `set_modified` works.
+    pub set_modified: bool,
+    /// Checksums the store reports without re-reading the data.
+    pub native_checksums: Vec<ChecksumKind>,
+    /// Smallest part a multipart upload accepts (except the last part).
+    pub min_part_size: u64,
+    /// Largest part a multipart upload accepts.
+    pub max_part_size: u64,
+    /// Most parts one multipart upload may have.
+    pub max_parts: u32,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            ranged_reads: false,
+            parallel_part_writes: false,
+            resumable_multipart: false,
+            server_side_copy: false,
+            atomic_rename: false,
+            atomic_writes: false,
+            directories: false,
+            set_modified: false,
+            native_checksums: Vec::new(),
+            min_part_size: 1,
+            max_part_size: u64::MAX,
+            max_parts: u32::MAX,
+        }
+    }
+}
+
+/// Options for writes.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// The final size, when known in advance (lets stores pre-allocate or pick an upload API).
+    pub size_hint: Option<u64>,
+    /// The CRC32C of the whole object, when known before the write starts.
+    pub crc32c: Option<u32>,
+}
+
+/// What a completed write reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteReceipt {
+    /// Bytes written.
+    pub size: u64,
+    /// A checksum the store computed on its side, if it returned one.
+    pub checksum: Option<Checksum>,
+}
+
+/// A part written by a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartReceipt {
+    /// Zero-based index of the part.
+    pub index: u32,
+    /// Offset of the part in the object.
+    pub offset: u64,
+    /// Bytes in the part.
+    pub size: u64,
+    /// The store's receipt for the part (an S3 ETag), if it has one.
+    pub tag: Option<String>,
+}
+
+/// A streaming writer for one object. Dropping it without `commit` must not publish the data;
+/// call `abort` to clean up eagerly.
+#[async_trait]
+pub trait ObjectWriter: Send {
+    /// Appends bytes.
+    async fn write(&mut self, data: Bytes) -> Result<()>;
+    /// Finishes the object and makes it visible.
+    async fn commit(self: Box<Self>) -> Result<WriteReceipt>;
+    /// Discards what was written.
+    async fn abort(self: Box<Self>) -> Result<()>;
+}
+
+/// A multipart upload: parts written concurrently, then assembled by `complete`.
+#[async_trait]
+pub trait MultipartUpload: Send + Sync {
+    /// A token that identifies the upload across processes (an S3 upload id, a temp path); the
+    /// engine's journal stores it so a later run can `resume_multipart`.
+    fn token(&self) -> &str;
+    /// Writes one part. `crc32c` is the part's checksum, for stores that verify it on arrival.
+    async fn put_part(&self, index: u32, offset: u64, data: Bytes, crc32c: u32)
+        -> Result<PartReceipt>;
+    /// Assembles the parts (sorted by index) into the object.
+    async fn complete(&self, parts: Vec<PartReceipt>) -> Result<WriteReceipt>;
+    /// Abandons the upload and removes what it wrote.
+    async fn abort(&self) -> Result<()>;
+}
+
+/// A storage backend: one store (a local filesystem, an HDFS cluster, an S3 endpoint with its
+/// credentials, …), addressed by [`Location`]s.
+#[async_trait]
+pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// The backend's name (`local`, `s3`, `hdfs`, `gcs`, `memory`), for messages.
+    fn name(&self) -> &'static str;
+
+    /// Identifies the store instance: two `Storage`s with the same identity reach the same data
+    /// with the same credentials, so a server-side copy between them is possible.
+    fn identity(&self) -> &str;
+
+    /// What this backend can do.
+    fn capabilities(&self) -> &Capabilities;
+
+    /// Metadata of one path. `NotFound` if absent.
+    async fn stat(&self, location: &Location) -> Result<Entry>;
+
+    /// Every file below `prefix`, recursively, streamed page by page.
+    fn list(&self, prefix: &Location) -> ListStream;
+
+    /// The bytes of `location`, or of `range` of it.
+    async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream>;
+
+    /// Opens a streaming writer that creates or replaces `location`.
+    async fn write(&self, location: &Location, options: &WriteOptions)
+        -> Result<Box<dyn ObjectWriter>>;
+
+    /// Writes a whole object from one buffer. Backends with a one-shot upload override this.
+    async fn put(&self, location: &Location, data: Bytes, options: &WriteOptions)
+        -> Result<WriteReceipt> {
+        let mut writer = self.write(location, options).await?;
+        if let Err(err) = writer.write(data).await {
+            let _ = writer.abort().await;
+            return Err(err);
+        }
+        writer.commit().await
+    }
+
+    /// Starts a multipart upload (see [`Capabilities::parallel_part_writes`]).
+    async fn start_multipart(
+        &self,
+        location: &Location,
+        options: &WriteOptions,
+    ) -> Result<Arc<dyn MultipartUpload>> {
+        let _ = (location, options);
+        Err(Error::unsupported("start_multipart"))
+    }
+
+    /// Reopens an upload started earlier, from its token. Parts already written stay.
+    async fn resume_multipart(
+        &self,
+        location: &Location,
+        token: &str,
+        options: &WriteOptions,
+    ) -> Result<Arc<dyn MultipartUpload>> {
+        let _ = (location, token, options);
+        Err(Error::unsupported("resume_multipart"))
+    }
+
+    /// Removes a file or object. A missing one is not an error.
+    async fn delete(&self, location: &Location) -> Result<()>;
+
+    /// Creates a directory and its parents where the store has directories; a no-op elsewhere.
+    async fn mkdirs(&self, location: &Location) -> Result<()> {
+        let _ = location;
+        Ok(())
+    }
+
+    /// Copies within the store without moving bytes through ferry.
+    async fn copy(&self, from: &Location, to: &Location) -> Result<WriteReceipt> {
+        let _ = (from, to);
+        Err(Error::unsupported("copy"))
+    }
+
+    /// Renames, replacing an existing destination.
+    async fn rename(&self, from: &Location, to: &Location) -> Result<()> {
+        let _ = (from, to);
+        Err(Error::unsupported("rename"))
+    }
+
+    /// A checksum the store keeps or computes for the object without ferry reading it.
+    /// `Ok(None)` when it has none of that kind.
+    async fn checksum(&self, location: &Location, kind: ChecksumKind) -> Result<Option<Checksum>> {
+        let _ = (location, kind);
+        Ok(None)
+    }
+
+    /// Sets the modification time.
+    async fn set_modified(&self, location: &Location, modified: SystemTime) -> Result<()> {
+        let _ = (location, modified);
+        Err(Error::unsupported("set_modified"))
+    }
+}
+
+/// Reads `range` (or all) of `location` into one buffer. The range is clamped to the object's
+/// end by the backend.
+pub async fn read_to_bytes(
+    storage: &dyn Storage,
+    location: &Location,
+    range: Option<Range<u64>>,
+) -> Result<Bytes> {
+    use futures::TryStreamExt;
+    let mut stream = storage.read(location, range).await?;
+    let mut chunks: Vec<Bytes> = Vec::new();
+    while let Some(chunk) = stream.try_next().await? {
+        chunks.push(chunk);
+    }
+    Ok(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().unwrap_or_default(),
+        _ => {
+            let total = chunks.iter().map(Bytes::len).sum();
+            let mut buffer = bytes::BytesMut::with_capacity(total);
+            chunks.iter().for_each(|c| buffer.extend_from_slice(c));
+            buffer.freeze()
+        }
+    })
+}

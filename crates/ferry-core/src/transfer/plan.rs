@@ -1,0 +1,142 @@
+//! Planning one file: skip it, or pick the rung of the copy ladder (server-side copy →
+//! parallel parts → stream → single piece) that both stores support.
+
+use futures::TryStreamExt;
+
+use super::report::{Action, SkipReason};
+use super::{mtime_ns, Context, SourceFile};
+use crate::checksum::{crc32c_append, Checksum, ChecksumKind};
+use crate::error::{Error, ErrorKind, Result};
+use crate::location::Location;
+use crate::storage::{Entry, Storage};
+
+impl Context {
+    /// Decides what to do with `file`.
+    pub(super) async fn plan(&self, file: &SourceFile) -> Result<Action> {
+        let prior = self.journal.as_ref().and_then(|j| j.prior(&file.rel));
+        let resumed = self.journal.as_ref().is_some_and(|j| j.has_prior());
+        if !self.dst_fresh {
+            let existing = match self.dst.storage.stat(&file.target).await {
+                Ok(entry) => Some(entry),
+                Err(err) if err.kind() == ErrorKind::NotFound => None,
+                Err(err) => return Err(err),
+            };
+            if let Some(existing) = existing {
+                if existing.is_dir() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!("destination {} is a directory, not a file", file.target),
+                    ));
+                }
+                let done = prior.and_then(|p| p.done);
+                if done.is_some_and(|(size, mtime, _)| {
+                    size == file.entry.size
+                        && mtime == mtime_ns(file.entry.modified)
+                        && existing.size == size
+                }) {
+                    return Ok(Action::Skip(SkipReason::AlreadyCopied));
+                }
+                if self.opts.update {
+                    if self.up_to_date(file, &existing).await? {
+                        return Ok(Action::Skip(SkipReason::UpToDate));
+                    }
+                } else if resumed
+                    && existing.size == file.entry.size
+                    && self.same_content(file, &existing).await?
+                {
+                    // An earlier run of this job wrote it but died before journaling it.
+                    return Ok(Action::Skip(SkipReason::AlreadyCopied));
+                } else if !self.opts.overwrite {
+                    return Err(Error::new(
+                        ErrorKind::AlreadyExists,
+                        "destination exists (pass --update to skip unchanged files, \
+                         --overwrite to replace)",
+                    )
+                    .with_context("path", &file.target));
+                }
+            }
+        }
+        Ok(self.method(file.entry.size))
+    }
+
+    /// The copy method for a file of `size` bytes.
+    pub(super) fn method(&self, size: u64) -> Action {
+        let (src, dst) = (self.src.storage.as_ref(), self.dst.storage.as_ref());
+        if src.identity() == dst.identity() && dst.capabilities().server_side_copy {
+            Action::ServerSideCopy
+        } else if size <= self.part_size_for(size) {
+            Action::Single
+        } else if src.capabilities().ranged_reads && dst.capabilities().parallel_part_writes {
+            Action::ParallelParts
+        } else {
+            Action::Stream
+        }
+    }
+
+    /// The part size for a file: the configured size, within the destination's limits, grown
+    /// until the file fits in the destination's maximum number of parts.
+    pub(super) fn part_size_for(&self, size: u64) -> u64 {
+        let caps = self.dst.storage.capabilities();
+        let mut part = self
+            .opts
+            .part_size
+            .clamp(caps.min_part_size, caps.max_part_size.max(caps.min_part_size));
+        while size.div_ceil(part) > u64::from(caps.max_parts) && part < caps.max_part_size {
+            part = (part * 2).min(caps.max_part_size);
+        }
+        part
+    }
+
+    /// `--update`: size and checksum match (or, with `--size-only`, size matches and the
+    /// destination is not older than the source).
+    async fn up_to_date(&self, file: &SourceFile, existing: &Entry) -> Result<bool> {
+        if existing.size != file.entry.size {
+            return Ok(false);
+        }
+        if self.opts.size_only {
+            return Ok(match (existing.modified, file.entry.modified) {
+                (Some(dst), Some(src)) => dst >= src,
+                _ => true,
+            });
+        }
+        self.same_content(file, existing).await
+    }
+
+    /// Whether source and destination hold the same bytes, by CRC32C: the stores' own values
+    /// where they report them, otherwise computed by reading.
+    async fn same_content(&self, file: &SourceFile, existing: &Entry) -> Result<bool> {
+        let src = crc_of(self.src.storage.as_ref(), &file.entry).await?;
+        let dst = crc_of(self.dst.storage.as_ref(), existing).await?;
+        Ok(src == dst)
+    }
+}
+
+/// The CRC32C of an entry: from the listing, from the store, or by reading it.
+async fn crc_of(storage: &dyn Storage, entry: &Entry) -> Result<u32> {
+    if let Some(Checksum::Crc32c(crc)) = entry.checksum {
+        return Ok(crc);
+    }
+    if storage
+        .capabilities()
+        .native_checksums
+        .contains(&ChecksumKind::Crc32c)
+    {
+        if let Some(Checksum::Crc32c(crc)) =
+            storage.checksum(&entry.location, ChecksumKind::Crc32c).await?
+        {
+            return Ok(crc);
+        }
+    }
+    read_crc(storage, &entry.location).await.map(|(crc, _)| crc)
+}
+
+/// Reads a whole object, returning its CRC32C and length.
+pub(super) async fn read_crc(storage: &dyn Storage, location: &Location) -> Result<(u32, u64)> {
+    let mut stream = storage.read(location, None).await?;
+    let (mut crc, mut len) = (0u32, 0u64);
+    while let Some(chunk) = stream.try_next().await? {
+        crc = crc32c_append(crc, &chunk);
+        len += chunk.len() as u64;
+    }
+    Ok((crc, len))
+}

@@ -1,0 +1,532 @@
+//! ferry's local-filesystem backend: `file://` URIs and plain paths.
+//!
+//! All I/O runs on tokio's blocking pool with positional reads and writes (`pread`/`pwrite`),
+//! so one large file is read and written by several parts at once. Writes create missing
+//! parent directories. Multipart uploads write parts straight into a pre-sized file at their
+//! offsets; the file's path is the upload token, so a later process can resume it. The engine
+//! writes under a temp name and renames (atomic on POSIX), so a file never appears under its
+//! final name half-written. Modification times can be set.
+//!
+//! Errors map `std::io::Error` kinds onto ferry's ([`ferry_core::Error::from_io`]).
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind as IoKind, Write};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use ferry_core::registry::{BackendFactory, BackendOptions, Registry};
+use ferry_core::storage::{
+    ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter,
+    PartReceipt, Storage, WriteOptions, WriteReceipt,
+};
+use ferry_core::{Error, ErrorKind, Location, Result};
+use futures::StreamExt;
+
+/// Chunk size of streaming reads.
+const READ_CHUNK: usize = 1024 * 1024;
+
+/// The local filesystem.
+#[derive(Debug)]
+pub struct LocalStorage {
+    capabilities: Capabilities,
+}
+
+impl Default for LocalStorage {
+    fn default() -> Self {
+        LocalStorage {
+            capabilities: Capabilities {
+                ranged_reads: true,
+                parallel_part_writes: true,
+                resumable_multipart: true,
+                server_side_copy: false,
+                atomic_rename: true,
+                atomic_writes: false,
+                directories: true,
+                set_modified: true,
+                native_checksums: Vec::new(),
+                min_part_size: 1,
+                max_part_size: u64::MAX,
+                max_parts: u32::MAX,
+            },
+        }
+    }
+}
+
+/// Runs blocking filesystem work on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Unexpected, "filesystem task failed").with_source(e))?
+}
+
+fn local_path(location: &Location) -> Result<PathBuf> {
+    location.to_local_path().ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("the local backend cannot serve {location}"),
+        )
+    })
+}
+
+fn io_error<'a>(op: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> Error + 'a {
+    move |e| Error::from_io(e, op, path.display()).with_context("backend", "local")
+}
+
+fn entry_of(location: Location, meta: &std::fs::Metadata) -> Entry {
+    Entry {
+        location,
+        kind: if meta.is_dir() { EntryKind::Directory } else { EntryKind::File },
+        size: if meta.is_dir() { 0 } else { meta.len() },
+        modified: meta.modified().ok(),
+        checksum: None,
+    }
+}
+
+/// Creates `path` for writing, creating missing parent directories on demand.
+fn create_file(path: &Path, truncate: bool) -> Result<File> {
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(truncate)
+            .open(path)
+    };
+    match open() {
+        Err(e) if e.kind() == IoKind::NotFound => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(io_error("mkdirs", parent))?;
+            }
+            open().map_err(io_error("create", path))
+        }
+        other => other.map_err(io_error("create", path)),
+    }
+}
+
+#[async_trait]
+impl Storage for LocalStorage {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn identity(&self) -> &str {
+        "local"
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    async fn stat(&self, location: &Location) -> Result<Entry> {
+        let path = local_path(location)?;
+        let location = location.clone();
+        blocking(move || {
+            let meta = std::fs::metadata(&path).map_err(io_error("stat", &path))?;
+            Ok(entry_of(location, &meta))
+        })
+        .await
+    }
+
+    fn list(&self, prefix: &Location) -> ListStream {
+        let root = match local_path(prefix) {
+            Ok(root) => root,
+            Err(e) => return futures::stream::once(async { Err(e) }).boxed(),
+        };
+        let prefix = prefix.clone();
+        // A walker thread feeds a bounded channel: memory holds one directory's names plus
+        // the channel, not the whole tree.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Entry>>(1024);
+        tokio::task::spawn_blocking(move || walk(&root, &prefix, &tx));
+        tokio_stream_from(rx)
+    }
+
+    async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream> {
+        let path = local_path(location)?;
+        let file = {
+            let path = path.clone();
+            blocking(move || {
+                let file = File::open(&path).map_err(io_error("read", &path))?;
+                let meta = file.metadata().map_err(io_error("read", &path))?;
+                if meta.is_dir() {
+                    return Err(Error::new(ErrorKind::InvalidInput, "is a directory")
+                        .with_operation("read")
+                        .with_context("path", path.display()));
+                }
+                Ok((file, meta.len()))
+            })
+            .await?
+        };
+        let (file, len) = file;
+        let range = range.unwrap_or(0..len);
+        let (start, end) = (range.start.min(len), range.end.min(len));
+        let file = Arc::new(file);
+        let stream = futures::stream::unfold(start, move |offset| {
+            let (file, path) = (file.clone(), path.clone());
+            async move {
+                if offset >= end {
+                    return None;
+                }
+                let want = ((end - offset) as usize).min(READ_CHUNK);
+                let chunk = blocking(move || {
+                    let mut buffer = BytesMut::zeroed(want);
+                    let mut filled = 0;
+                    while filled < want {
+                        match file.read_at(&mut buffer[filled..], offset + filled as u64) {
+                            Ok(0) => break,
+                            Ok(n) => filled += n,
+                            Err(e) if e.kind() == IoKind::Interrupted => {}
+                            Err(e) => return Err(io_error("read", &path)(e)),
+                        }
+                    }
+                    buffer.truncate(filled);
+                    Ok(buffer.freeze())
+                })
+                .await;
+                match chunk {
+                    Ok(chunk) if chunk.is_empty() => None,
+                    Ok(chunk) => {
+                        let next = offset + chunk.len() as u64;
+                        Some((Ok(chunk), next))
+                    }
+                    Err(e) => Some((Err(e), end)),
+                }
+            }
+        });
+        Ok(stream.boxed())
+    }
+
+    async fn write(&self, location: &Location, _: &WriteOptions) -> Result<Box<dyn ObjectWriter>> {
+        let path = local_path(location)?;
+        let file = {
+            let path = path.clone();
+            blocking(move || create_file(&path, true)).await?
+        };
+        Ok(Box::new(LocalWriter {
+            file: Some(file),
+            path,
+            written: 0,
+        }))
+    }
+
+    async fn put(&self, location: &Location, data: Bytes, _: &WriteOptions) -> Result<WriteReceipt> {
+        let path = local_path(location)?;
+        blocking(move || {
+            let mut file = create_file(&path, true)?;
+            file.write_all(&data).map_err(io_error("write", &path))?;
+            Ok(WriteReceipt {
+                size: data.len() as u64,
+                checksum: None,
+            })
+        })
+        .await
+    }
+
+    async fn start_multipart(
+        &self,
+        location: &Location,
+        options: &WriteOptions,
+    ) -> Result<Arc<dyn MultipartUpload>> {
+        let path = local_path(location)?;
+        let size = options.size_hint;
+        let file = {
+            let path = path.clone();
+            blocking(move || {
+                let file = create_file(&path, true)?;
+                if let Some(size) = size {
+                    file.set_len(size).map_err(io_error("allocate", &path))?;
+                }
+                Ok(file)
+            })
+            .await?
+        };
+        Ok(Arc::new(LocalUpload::new(file, path)))
+    }
+
+    async fn resume_multipart(
+        &self,
+        location: &Location,
+        token: &str,
+        options: &WriteOptions,
+    ) -> Result<Arc<dyn MultipartUpload>> {
+        let path = local_path(location)?;
+        if path.to_str() != Some(token) {
+            return Err(Error::new(ErrorKind::ConditionNotMatch, "upload token is for another file")
+                .with_context("path", path.display()));
+        }
+        let size = options.size_hint;
+        let file = {
+            let path = path.clone();
+            blocking(move || {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(io_error("resume", &path))?;
+                let len = file.metadata().map_err(io_error("resume", &path))?.len();
+                if size.is_some_and(|s| s != len) {
+                    return Err(Error::new(ErrorKind::ConditionNotMatch, "partial file has the wrong size")
+                        .with_context("path", path.display()));
+                }
+                Ok(file)
+            })
+            .await?
+        };
+        Ok(Arc::new(LocalUpload::new(file, path)))
+    }
+
+    async fn delete(&self, location: &Location) -> Result<()> {
+        let path = local_path(location)?;
+        blocking(move || match std::fs::remove_file(&path) {
+            Err(e) if e.kind() == IoKind::NotFound => Ok(()),
+            other => other.map_err(io_error("delete", &path)),
+        })
+        .await
+    }
+
+    async fn mkdirs(&self, location: &Location) -> Result<()> {
+        let path = local_path(location)?;
+        blocking(move || std::fs::create_dir_all(&path).map_err(io_error("mkdirs", &path))).await
+    }
+
+    async fn rename(&self, from: &Location, to: &Location) -> Result<()> {
+        let (from, to) = (local_path(from)?, local_path(to)?);
+        blocking(move || match std::fs::rename(&from, &to) {
+            Err(e) if e.kind() == IoKind::NotFound && from.exists() => {
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent).map_err(io_error("mkdirs", parent))?;
+                }
+                std::fs::rename(&from, &to).map_err(io_error("rename", &to))
+            }
+            other => other.map_err(io_error("rename", &to)),
+        })
+        .await
+    }
+
+    async fn set_modified(&self, location: &Location, modified: SystemTime) -> Result<()> {
+        let path = local_path(location)?;
+        blocking(move || {
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(io_error("set_modified", &path))?;
+            file.set_modified(modified)
+                .map_err(io_error("set_modified", &path))
+        })
+        .await
+    }
+}
+
+/// Walks `root` depth-first, sending every file. Errors are sent and end the walk, except
+/// for files that vanish mid-walk.
+fn walk(root: &Path, prefix: &Location, tx: &tokio::sync::mpsc::Sender<Result<Entry>>) {
+    let meta = match std::fs::metadata(root) {
+        Ok(meta) if meta.is_dir() => meta,
+        _ => return, // missing prefix or a plain file: nothing below it
+    };
+    let _ = meta;
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(io_error("list", &dir)(e)));
+                return;
+            }
+        };
+        let mut names: Vec<(String, std::fs::FileType)> = Vec::new();
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(io_error("list", &dir)(e)));
+                    return;
+                }
+            };
+            let Ok(file_type) = entry.file_type() else { continue };
+            match entry.file_name().into_string() {
+                Ok(name) => names.push((name, file_type)),
+                Err(name) => {
+                    let path = dir.join(&name);
+                    let err = Error::new(ErrorKind::InvalidInput, "file name is not valid UTF-8")
+                        .with_operation("list")
+                        .with_context("path", path.display());
+                    let _ = tx.blocking_send(Err(err));
+                    return;
+                }
+            }
+        }
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, file_type) in names.into_iter().rev() {
+            let child_rel = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let path = dir.join(&name);
+            let is_dir = if file_type.is_symlink() {
+                std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false)
+            } else {
+                file_type.is_dir()
+            };
+            if is_dir {
+                stack.push((path, child_rel));
+                continue;
+            }
+            let meta = match std::fs::metadata(&path) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == IoKind::NotFound => continue,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(io_error("list", &path)(e)));
+                    return;
+                }
+            };
+            if tx.blocking_send(Ok(entry_of(prefix.join(&child_rel), &meta))).is_err() {
+                return; // the consumer went away
+            }
+        }
+    }
+}
+
+fn tokio_stream_from(mut rx: tokio::sync::mpsc::Receiver<Result<Entry>>) -> ListStream {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
+
+struct LocalWriter {
+    file: Option<File>,
+    path: PathBuf,
+    written: u64,
+}
+
+#[async_trait]
+impl ObjectWriter for LocalWriter {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        let mut file = self.file.take().ok_or_else(|| {
+            Error::new(ErrorKind::Unexpected, "writer used after a failed write")
+        })?;
+        let path = self.path.clone();
+        let len = data.len() as u64;
+        let file = blocking(move || {
+            file.write_all(&data).map_err(io_error("write", &path))?;
+            Ok(file)
+        })
+        .await?;
+        self.file = Some(file);
+        self.written += len;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<WriteReceipt> {
+        Ok(WriteReceipt {
+            size: self.written,
+            checksum: None,
+        })
+    }
+
+    async fn abort(self: Box<Self>) -> Result<()> {
+        drop(self.file);
+        let path = self.path;
+        blocking(move || match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != IoKind::NotFound => Err(io_error("delete", &path)(e)),
+            _ => Ok(()),
+        })
+        .await
+    }
+}
+
+/// Parts written at their offsets into one file; the path is the token.
+struct LocalUpload {
+    file: Arc<File>,
+    path: PathBuf,
+    token: String,
+}
+
+impl LocalUpload {
+    fn new(file: File, path: PathBuf) -> LocalUpload {
+        LocalUpload {
+            token: path.to_string_lossy().into_owned(),
+            file: Arc::new(file),
+            path,
+        }
+    }
+}
+
+#[async_trait]
+impl MultipartUpload for LocalUpload {
+    fn token(&self) -> &str {
+        &self.token
+    }
+
+    async fn put_part(&self, index: u32, offset: u64, data: Bytes, _crc32c: u32) -> Result<PartReceipt> {
+        let (file, path) = (self.file.clone(), self.path.clone());
+        let size = data.len() as u64;
+        blocking(move || {
+            file.write_all_at(&data, offset)
+                .map_err(io_error("write", &path))
+        })
+        .await?;
+        Ok(PartReceipt {
+            index,
+            offset,
+            size,
+            tag: None,
+        })
+    }
+
+    async fn complete(&self, parts: Vec<PartReceipt>) -> Result<WriteReceipt> {
+        let size = parts.iter().map(|p| p.offset + p.size).max().unwrap_or(0);
+        let (file, path) = (self.file.clone(), self.path.clone());
+        blocking(move || {
+            // Parts may end before a pre-sized file does if the source shrank: trim to fit.
+            let len = file.metadata().map_err(io_error("complete", &path))?.len();
+            if len != size {
+                file.set_len(size).map_err(io_error("complete", &path))?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(WriteReceipt { size, checksum: None })
+    }
+
+    async fn abort(&self) -> Result<()> {
+        let path = self.path.clone();
+        blocking(move || match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != IoKind::NotFound => Err(io_error("delete", &path)(e)),
+            _ => Ok(()),
+        })
+        .await
+    }
+}
+
+/// Opens the local filesystem for `file` locations.
+#[derive(Debug, Default)]
+pub struct LocalFactory;
+
+#[async_trait]
+impl BackendFactory for LocalFactory {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn schemes(&self) -> &'static [&'static str] {
+        &["file"]
+    }
+
+    fn store_key(&self, _: &Location, _: &BackendOptions) -> String {
+        String::new()
+    }
+
+    async fn open(&self, location: &Location, _: &BackendOptions) -> Result<Arc<dyn Storage>> {
+        match location.authority() {
+            None | Some("") | Some("localhost") => Ok(Arc::new(LocalStorage::default())),
+            Some(host) => Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("file URIs name no host; {location} names {host:?} (write file:///path)"),
+            )),
+        }
+    }
+}
+
+/// Registers the `file` scheme.
+pub fn register(registry: &mut Registry) {
+    registry.register(Arc::new(LocalFactory));
+}
+
