@@ -1,1 +1,11 @@
-//! placeholder
+//! End-to-end tests: the real `ferry` binary, run as a user runs it, one module per scenario.
+//!
+//! These sources live at the workspace's `tests/` and are compiled as the `e2e` integration
+//! test of the `ferry-cli` package, so cargo always builds the binary they run.
+
+mod support;
+
+mod cp_basic;
+mod cp_errors;
+mod cp_integrity;
+mod cp_resume;

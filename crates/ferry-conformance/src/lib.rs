@@ -21,7 +21,10 @@ use futures::TryStreamExt;
 /// The outcome of one check.
 pub type CheckResult = Result<(), String>;
 
-type Check = for<'a> fn(&'a dyn Storage, &'a Location) -> Pin<Box<dyn Future<Output = CheckResult> + Send + 'a>>;
+type Check = for<'a> fn(
+    &'a dyn Storage,
+    &'a Location,
+) -> Pin<Box<dyn Future<Output = CheckResult> + Send + 'a>>;
 
 macro_rules! checks {
     ($($name:ident),* $(,)?) => {
@@ -148,7 +151,9 @@ pub async fn put_then_stat_and_read(s: &dyn Storage, root: &Location) -> CheckRe
     put(s, &at, &data).await?;
     let entry = s.stat(&at).await.map_err(err("stat"))?;
     ensure(!entry.is_dir(), || "a file stat'ed as a directory".into())?;
-    ensure(entry.size == data.len() as u64, || format!("size {} != {}", entry.size, data.len()))?;
+    ensure(entry.size == data.len() as u64, || {
+        format!("size {} != {}", entry.size, data.len())
+    })?;
     ensure(read_all(s, &at).await? == data, || "content differs".into())
 }
 
@@ -158,8 +163,12 @@ pub async fn empty_object(s: &dyn Storage, root: &Location) -> CheckResult {
     put(s, &at, b"").await?;
     let entry = s.stat(&at).await.map_err(err("stat"))?;
     ensure(entry.size == 0, || format!("size {}", entry.size))?;
-    ensure(read_all(s, &at).await?.is_empty(), || "non-empty read".into())?;
-    ensure(list_rel(s, root).await? == ["empty"], || "not listed".into())
+    ensure(read_all(s, &at).await?.is_empty(), || {
+        "non-empty read".into()
+    })?;
+    ensure(list_rel(s, root).await? == ["empty"], || {
+        "not listed".into()
+    })
 }
 
 /// A second write replaces the first.
@@ -167,7 +176,9 @@ pub async fn overwrite_replaces(s: &dyn Storage, root: &Location) -> CheckResult
     let at = root.join("f");
     put(s, &at, &pattern(5000, 1)).await?;
     put(s, &at, &pattern(10, 2)).await?;
-    ensure(read_all(s, &at).await? == pattern(10, 2), || "old content survived".into())
+    ensure(read_all(s, &at).await? == pattern(10, 2), || {
+        "old content survived".into()
+    })
 }
 
 /// Ranges read exactly their bytes, clamped at the end.
@@ -175,12 +186,24 @@ pub async fn ranged_reads(s: &dyn Storage, root: &Location) -> CheckResult {
     let at = root.join("r");
     let data = pattern(300_000, 3);
     put(s, &at, &data).await?;
-    for (start, end) in [(0u64, 1u64), (1, 65_537), (123_456, 300_000), (299_999, 300_000), (200_000, 400_000)] {
+    for (start, end) in [
+        (0u64, 1u64),
+        (1, 65_537),
+        (123_456, 300_000),
+        (299_999, 300_000),
+        (200_000, 400_000),
+    ] {
         let got = read_to_bytes(s, &at, Some(start..end))
             .await
             .map_err(err("ranged read"))?;
         let want = &data[start as usize..(end as usize).min(data.len())];
-        ensure(got == want, || format!("range {start}..{end}: {} bytes differ from {}", got.len(), want.len()))?;
+        ensure(got == want, || {
+            format!(
+                "range {start}..{end}: {} bytes differ from {}",
+                got.len(),
+                want.len()
+            )
+        })?;
     }
     Ok(())
 }
@@ -201,20 +224,34 @@ pub async fn read_missing_is_not_found(s: &dyn Storage, root: &Location) -> Chec
 pub async fn streaming_writer(s: &dyn Storage, root: &Location) -> CheckResult {
     let at = root.join("streamed");
     let data = pattern(3 * 1024 * 1024 + 17, 4);
-    let mut writer = s.write(&at, &WriteOptions::default()).await.map_err(err("open writer"))?;
+    let mut writer = s
+        .write(&at, &WriteOptions::default())
+        .await
+        .map_err(err("open writer"))?;
     for chunk in data.chunks(700_001) {
-        writer.write(Bytes::copy_from_slice(chunk)).await.map_err(err("write"))?;
+        writer
+            .write(Bytes::copy_from_slice(chunk))
+            .await
+            .map_err(err("write"))?;
     }
     let receipt = writer.commit().await.map_err(err("commit"))?;
-    ensure(receipt.size == data.len() as u64, || format!("receipt size {}", receipt.size))?;
+    ensure(receipt.size == data.len() as u64, || {
+        format!("receipt size {}", receipt.size)
+    })?;
     ensure(read_all(s, &at).await? == data, || "content differs".into())
 }
 
 /// An aborted writer leaves no object behind.
 pub async fn abort_leaves_nothing(s: &dyn Storage, root: &Location) -> CheckResult {
     let at = root.join("aborted");
-    let mut writer = s.write(&at, &WriteOptions::default()).await.map_err(err("open writer"))?;
-    writer.write(Bytes::from_static(b"partial")).await.map_err(err("write"))?;
+    let mut writer = s
+        .write(&at, &WriteOptions::default())
+        .await
+        .map_err(err("open writer"))?;
+    writer
+        .write(Bytes::from_static(b"partial"))
+        .await
+        .map_err(err("write"))?;
     writer.abort().await.map_err(err("abort"))?;
     match s.stat(&at).await {
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
@@ -229,9 +266,13 @@ pub async fn list_is_recursive_and_exact(s: &dyn Storage, root: &Location) -> Ch
     }
     put(s, &root.join("inside-not"), b"x").await?;
     let listed = list_rel(s, &root.join("in")).await?;
-    ensure(listed == ["a", "b/c", "b/d/e", "bb"], || format!("listed {listed:?}"))?;
+    ensure(listed == ["a", "b/c", "b/d/e", "bb"], || {
+        format!("listed {listed:?}")
+    })?;
     let sub = list_rel(s, &root.join("in/b")).await?;
-    ensure(sub == ["c", "d/e"], || format!("sub-listing {sub:?} (a prefix must end on a segment)"))?;
+    ensure(sub == ["c", "d/e"], || {
+        format!("sub-listing {sub:?} (a prefix must end on a segment)")
+    })?;
     let entry = s.stat(&root.join("in/b/c")).await.map_err(err("stat"))?;
     ensure(entry.size == 3, || format!("size {}", entry.size))
 }
@@ -251,7 +292,9 @@ pub async fn list_paginates_many_entries(s: &dyn Storage, root: &Location) -> Ch
         .try_collect::<Vec<_>>()
         .await?;
     let listed = list_rel(s, &root.join("p")).await?;
-    ensure(listed.len() == count, || format!("listed {} of {count}", listed.len()))?;
+    ensure(listed.len() == count, || {
+        format!("listed {} of {count}", listed.len())
+    })?;
     let expected: Vec<String> = (0..count).map(|i| format!("{i:05}")).collect();
     ensure(listed == expected, || "wrong names listed".into())
 }
@@ -261,13 +304,25 @@ pub async fn delete_is_idempotent(s: &dyn Storage, root: &Location) -> CheckResu
     let at = root.join("d");
     put(s, &at, b"x").await?;
     s.delete(&at).await.map_err(err("delete"))?;
-    ensure(matches!(s.stat(&at).await, Err(e) if e.kind() == ErrorKind::NotFound), || "still there".into())?;
-    s.delete(&at).await.map_err(err("delete of a missing object"))
+    ensure(
+        matches!(s.stat(&at).await, Err(e) if e.kind() == ErrorKind::NotFound),
+        || "still there".into(),
+    )?;
+    s.delete(&at)
+        .await
+        .map_err(err("delete of a missing object"))
 }
 
 /// Spaces, unicode, `+`, `%`, `=` and `#` in names survive a round trip and a listing.
 pub async fn odd_names(s: &dyn Storage, root: &Location) -> CheckResult {
-    let names = ["with space.txt", "ünïcödé-文件", "plus+sign", "percent%20x", "eq=and&amp", "hash#tag"];
+    let names = [
+        "with space.txt",
+        "ünïcödé-文件",
+        "plus+sign",
+        "percent%20x",
+        "eq=and&amp",
+        "hash#tag",
+    ];
     for name in names {
         put(s, &root.join(&format!("odd/{name}")), name.as_bytes()).await?;
     }
@@ -277,7 +332,9 @@ pub async fn odd_names(s: &dyn Storage, root: &Location) -> CheckResult {
     ensure(listed == expected, || format!("listed {listed:?}"))?;
     for name in names {
         let got = read_all(s, &root.join(&format!("odd/{name}"))).await?;
-        ensure(got == name.as_bytes(), || format!("content of {name:?} differs"))?;
+        ensure(got == name.as_bytes(), || {
+            format!("content of {name:?} differs")
+        })?;
     }
     Ok(())
 }
@@ -287,12 +344,22 @@ pub async fn multipart_upload(s: &dyn Storage, root: &Location) -> CheckResult {
     let caps = s.capabilities();
     let at = root.join("mp");
     if !caps.parallel_part_writes {
-        return expect_unsupported(s.start_multipart(&at, &WriteOptions::default()).await.map(|_| ()));
+        return expect_unsupported(
+            s.start_multipart(&at, &WriteOptions::default())
+                .await
+                .map(|_| ()),
+        );
     }
     let part = caps.min_part_size.max(1024 * 1024) as usize;
     let data = pattern(part * 3 + 12_345, 5);
-    let options = WriteOptions { size_hint: Some(data.len() as u64), crc32c: None };
-    let upload = s.start_multipart(&at, &options).await.map_err(err("start"))?;
+    let options = WriteOptions {
+        size_hint: Some(data.len() as u64),
+        crc32c: None,
+    };
+    let upload = s
+        .start_multipart(&at, &options)
+        .await
+        .map_err(err("start"))?;
     let chunks: Vec<(u32, usize, Bytes)> = data
         .chunks(part)
         .enumerate()
@@ -312,8 +379,12 @@ pub async fn multipart_upload(s: &dyn Storage, root: &Location) -> CheckResult {
         .map_err(err("put_part"))?;
     receipts.sort_by_key(|r| r.index);
     let receipt = upload.complete(receipts).await.map_err(err("complete"))?;
-    ensure(receipt.size == data.len() as u64, || format!("receipt size {}", receipt.size))?;
-    ensure(read_all(s, &at).await? == data, || "assembled content differs".into())
+    ensure(receipt.size == data.len() as u64, || {
+        format!("receipt size {}", receipt.size)
+    })?;
+    ensure(read_all(s, &at).await? == data, || {
+        "assembled content differs".into()
+    })
 }
 
 /// An aborted multipart upload leaves no object.
@@ -324,12 +395,23 @@ pub async fn multipart_abort(s: &dyn Storage, root: &Location) -> CheckResult {
     let at = root.join("mp-aborted");
     let part = s.capabilities().min_part_size.max(1024) as usize;
     let upload = s
-        .start_multipart(&at, &WriteOptions { size_hint: Some(2 * part as u64), crc32c: None })
+        .start_multipart(
+            &at,
+            &WriteOptions {
+                size_hint: Some(2 * part as u64),
+                crc32c: None,
+            },
+        )
         .await
         .map_err(err("start"))?;
     let data = pattern(part, 6);
     upload
-        .put_part(0, 0, Bytes::from(data.clone()), ferry_core::checksum::crc32c(&data))
+        .put_part(
+            0,
+            0,
+            Bytes::from(data.clone()),
+            ferry_core::checksum::crc32c(&data),
+        )
         .await
         .map_err(err("put_part"))?;
     upload.abort().await.map_err(err("abort"))?;
@@ -350,7 +432,9 @@ pub async fn server_side_copy(s: &dyn Storage, root: &Location) -> CheckResult {
     }
     result.map_err(err("copy"))?;
     ensure(read_all(s, &to).await? == data, || "copy differs".into())?;
-    ensure(read_all(s, &from).await? == data, || "source changed".into())
+    ensure(read_all(s, &from).await? == data, || {
+        "source changed".into()
+    })
 }
 
 /// Rename moves and replaces an existing destination, or answers `Unsupported`.
@@ -363,8 +447,13 @@ pub async fn rename_replaces(s: &dyn Storage, root: &Location) -> CheckResult {
         return expect_unsupported(result);
     }
     result.map_err(err("rename"))?;
-    ensure(read_all(s, &to).await? == b"new", || "destination not replaced".into())?;
-    ensure(matches!(s.stat(&from).await, Err(e) if e.kind() == ErrorKind::NotFound), || "source still there".into())
+    ensure(read_all(s, &to).await? == b"new", || {
+        "destination not replaced".into()
+    })?;
+    ensure(
+        matches!(s.stat(&from).await, Err(e) if e.kind() == ErrorKind::NotFound),
+        || "source still there".into(),
+    )
 }
 
 /// `set_modified` sets the mtime `stat` reports, or answers `Unsupported`.
@@ -390,9 +479,13 @@ pub async fn native_checksum(s: &dyn Storage, root: &Location) -> CheckResult {
         let got = s.checksum(&at, kind).await.map_err(err("checksum"))?;
         if kind == ferry_core::ChecksumKind::Crc32c {
             let want = ferry_core::Checksum::Crc32c(ferry_core::checksum::crc32c(&data));
-            ensure(got.as_ref() == Some(&want), || format!("checksum {got:?}, want {want}"))?;
+            ensure(got.as_ref() == Some(&want), || {
+                format!("checksum {got:?}, want {want}")
+            })?;
         } else {
-            ensure(got.is_some(), || format!("declared {kind:?} but reported none"))?;
+            ensure(got.is_some(), || {
+                format!("declared {kind:?} but reported none")
+            })?;
         }
     }
     Ok(())
@@ -406,16 +499,22 @@ pub async fn large_object_chunked_reads(s: &dyn Storage, root: &Location) -> Che
     let mut stream = s.read(&at, None).await.map_err(err("read"))?;
     let mut offset = 0usize;
     while let Some(chunk) = stream.try_next().await.map_err(err("read chunk"))? {
-        ensure(data[offset..offset + chunk.len()] == chunk[..], || format!("chunk at {offset} differs"))?;
+        ensure(data[offset..offset + chunk.len()] == chunk[..], || {
+            format!("chunk at {offset} differs")
+        })?;
         offset += chunk.len();
     }
-    ensure(offset == data.len(), || format!("read {offset} of {} bytes", data.len()))
+    ensure(offset == data.len(), || {
+        format!("read {offset} of {} bytes", data.len())
+    })
 }
 
 fn expect_unsupported(result: ferry_core::Result<()>) -> CheckResult {
     match result {
         Err(e) if e.kind() == ErrorKind::Unsupported => Ok(()),
-        other => Err(format!("not declared, so expected Unsupported, got {other:?}")),
+        other => Err(format!(
+            "not declared, so expected Unsupported, got {other:?}"
+        )),
     }
 }
 

@@ -95,6 +95,9 @@ mod tests {
     #[test]
     fn display() {
         assert_eq!(Checksum::Crc32c(0xab).to_string(), "crc32c:000000ab");
-        assert_eq!(Checksum::Md5([0; 16]).to_string(), format!("md5:{}", "0".repeat(32)));
+        assert_eq!(
+            Checksum::Md5([0; 16]).to_string(),
+            format!("md5:{}", "0".repeat(32))
+        );
     }
 }

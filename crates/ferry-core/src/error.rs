@@ -100,8 +100,11 @@ impl Error {
 
     /// Shorthand for an `Unsupported` error naming the operation.
     pub fn unsupported(operation: &'static str) -> Error {
-        Error::new(ErrorKind::Unsupported, format!("{operation} is not supported here"))
-            .with_operation(operation)
+        Error::new(
+            ErrorKind::Unsupported,
+            format!("{operation} is not supported here"),
+        )
+        .with_operation(operation)
     }
 
     /// Marks the error temporary (worth retrying).
@@ -297,7 +300,11 @@ mod tests {
 
     #[test]
     fn io_errors_map_to_kinds() {
-        let nf = Error::from_io(std::io::Error::from(std::io::ErrorKind::NotFound), "open", "/x");
+        let nf = Error::from_io(
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+            "open",
+            "/x",
+        );
         assert_eq!(nf.kind(), ErrorKind::NotFound);
         assert_eq!(nf.context("path"), Some("/x"));
         let pd = Error::from_io(

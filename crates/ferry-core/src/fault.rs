@@ -66,7 +66,10 @@ pub enum Fault {
 /// Parses a `FERRY_FAULTS` specification.
 pub fn parse_faults(spec: &str) -> Result<Vec<Fault>> {
     let bad = |item: &str| {
-        Error::new(ErrorKind::InvalidInput, format!("bad fault rule {item:?} in FERRY_FAULTS"))
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("bad fault rule {item:?} in FERRY_FAULTS"),
+        )
     };
     spec.split(';')
         .map(str::trim)
@@ -82,8 +85,12 @@ pub fn parse_faults(spec: &str) -> Result<Vec<Fault>> {
                     }
                 }
                 "fail-always" => Fault::FailAlways { op: value.into() },
-                "corrupt-write" => Fault::CorruptWrite { path_contains: value.into() },
-                "corrupt-read" => Fault::CorruptRead { path_contains: value.into() },
+                "corrupt-write" => Fault::CorruptWrite {
+                    path_contains: value.into(),
+                },
+                "corrupt-read" => Fault::CorruptRead {
+                    path_contains: value.into(),
+                },
                 "delay" => {
                     let (op, ms) = value.split_once(':').ok_or_else(|| bad(item))?;
                     Fault::Delay {
@@ -167,7 +174,10 @@ impl FaultyStorage {
             inner,
             rules: Arc::new(Rules {
                 faults,
-                calls: ops.iter().map(|o| (o.to_string(), AtomicUsize::new(0))).collect(),
+                calls: ops
+                    .iter()
+                    .map(|o| (o.to_string(), AtomicUsize::new(0)))
+                    .collect(),
             }),
         }
     }
@@ -210,8 +220,11 @@ impl Storage for FaultyStorage {
         }
         Ok(stream)
     }
-    async fn write(&self, location: &Location, options: &WriteOptions)
-        -> Result<Box<dyn ObjectWriter>> {
+    async fn write(
+        &self,
+        location: &Location,
+        options: &WriteOptions,
+    ) -> Result<Box<dyn ObjectWriter>> {
         self.rules.enter("write", location).await?;
         let inner = self.inner.write(location, options).await?;
         Ok(Box::new(FaultyWriter {
@@ -219,8 +232,12 @@ impl Storage for FaultyStorage {
             corrupt: self.rules.corrupts(true, location),
         }))
     }
-    async fn put(&self, location: &Location, data: Bytes, options: &WriteOptions)
-        -> Result<WriteReceipt> {
+    async fn put(
+        &self,
+        location: &Location,
+        data: Bytes,
+        options: &WriteOptions,
+    ) -> Result<WriteReceipt> {
         self.rules.enter("put", location).await?;
         let data = if self.rules.corrupts(true, location) {
             flip_first_byte(data)
@@ -229,14 +246,24 @@ impl Storage for FaultyStorage {
         };
         self.inner.put(location, data, options).await
     }
-    async fn start_multipart(&self, location: &Location, options: &WriteOptions)
-        -> Result<Arc<dyn MultipartUpload>> {
+    async fn start_multipart(
+        &self,
+        location: &Location,
+        options: &WriteOptions,
+    ) -> Result<Arc<dyn MultipartUpload>> {
         let inner = self.inner.start_multipart(location, options).await?;
         Ok(self.wrap_upload(inner, location))
     }
-    async fn resume_multipart(&self, location: &Location, token: &str, options: &WriteOptions)
-        -> Result<Arc<dyn MultipartUpload>> {
-        let inner = self.inner.resume_multipart(location, token, options).await?;
+    async fn resume_multipart(
+        &self,
+        location: &Location,
+        token: &str,
+        options: &WriteOptions,
+    ) -> Result<Arc<dyn MultipartUpload>> {
+        let inner = self
+            .inner
+            .resume_multipart(location, token, options)
+            .await?;
         Ok(self.wrap_upload(inner, location))
     }
     async fn delete(&self, location: &Location) -> Result<()> {
@@ -263,8 +290,11 @@ impl Storage for FaultyStorage {
 }
 
 impl FaultyStorage {
-    fn wrap_upload(&self, inner: Arc<dyn MultipartUpload>, location: &Location)
-        -> Arc<dyn MultipartUpload> {
+    fn wrap_upload(
+        &self,
+        inner: Arc<dyn MultipartUpload>,
+        location: &Location,
+    ) -> Arc<dyn MultipartUpload> {
         Arc::new(FaultyUpload {
             inner,
             rules: self.rules.clone(),
@@ -309,8 +339,13 @@ impl MultipartUpload for FaultyUpload {
     fn token(&self) -> &str {
         self.inner.token()
     }
-    async fn put_part(&self, index: u32, offset: u64, data: Bytes, crc32c: u32)
-        -> Result<PartReceipt> {
+    async fn put_part(
+        &self,
+        index: u32,
+        offset: u64,
+        data: Bytes,
+        crc32c: u32,
+    ) -> Result<PartReceipt> {
         self.rules.enter("put_part", &self.location).await?;
         // Corrupt the first part after its checksum was computed, as a bad wire or disk would.
         let data = if self.corrupt && index == 0 {
@@ -339,9 +374,17 @@ mod tests {
         assert_eq!(
             faults,
             vec![
-                Fault::FailNth { op: "put_part".into(), nth: 3 },
-                Fault::CorruptWrite { path_contains: "big".into() },
-                Fault::Delay { op: "read".into(), millis: 5 },
+                Fault::FailNth {
+                    op: "put_part".into(),
+                    nth: 3
+                },
+                Fault::CorruptWrite {
+                    path_contains: "big".into()
+                },
+                Fault::Delay {
+                    op: "read".into(),
+                    millis: 5
+                },
             ]
         );
         assert!(parse_faults("explode=now").is_err());

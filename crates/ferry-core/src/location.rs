@@ -169,7 +169,11 @@ impl Location {
         Some(Location {
             scheme: self.scheme.clone(),
             authority: self.authority.clone(),
-            path: if cut == 0 { "/".into() } else { self.path[..cut].into() },
+            path: if cut == 0 {
+                "/".into()
+            } else {
+                self.path[..cut].into()
+            },
         })
     }
 
@@ -320,7 +324,12 @@ mod tests {
             ("file:///data/x", "file", Some(""), "/data/x"),
             ("file:/tmp/sp", "file", None, "/tmp/sp"),
             ("/data/x", "file", None, "/data/x"),
-            ("hdfs://nn:8020/flink/sp", "hdfs", Some("nn:8020"), "/flink/sp"),
+            (
+                "hdfs://nn:8020/flink/sp",
+                "hdfs",
+                Some("nn:8020"),
+                "/flink/sp",
+            ),
             ("hdfs:///flink", "hdfs", Some(""), "/flink"),
             ("viewfs://cluster/a", "viewfs", Some("cluster"), "/a"),
             ("s3://b/k", "s3", Some("b"), "/k"),
@@ -360,7 +369,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_uris() {
-        assert_eq!(Location::parse("").unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            Location::parse("").unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
         assert!(Location::parse("s3:///key").is_err());
         assert!(Location::parse("gs:relative").is_err());
     }
@@ -396,7 +408,10 @@ mod tests {
             .unwrap();
         assert_eq!(moved.to_string(), "s3a://bucket/flink/cp/job/shared/x.sst");
         assert_eq!(moved.with_scheme("s3p").scheme(), "s3p");
-        assert_eq!(loc("hdfs://nn-b/flink/cp/x").replace_prefix(&from, &to), None);
+        assert_eq!(
+            loc("hdfs://nn-b/flink/cp/x").replace_prefix(&from, &to),
+            None
+        );
     }
 
     #[test]

@@ -119,7 +119,9 @@ impl Storage for MemoryStorage {
         if let Some((data, modified)) = objects.get(location) {
             return Ok(Self::entry(location, data, *modified));
         }
-        let below = objects.keys().any(|k| k.strip_prefix(location).is_some_and(|r| !r.is_empty()));
+        let below = objects
+            .keys()
+            .any(|k| k.strip_prefix(location).is_some_and(|r| !r.is_empty()));
         if below {
             return Ok(Entry {
                 location: location.clone(),
@@ -183,11 +185,14 @@ impl Storage for MemoryStorage {
     }
 
     async fn copy(&self, from: &Location, to: &Location) -> Result<WriteReceipt> {
-        let data = self.get(from).ok_or_else(|| Self::not_found(from, "copy"))?;
+        let data = self
+            .get(from)
+            .ok_or_else(|| Self::not_found(from, "copy"))?;
         self.insert(to, data.clone());
         Ok(WriteReceipt {
             size: data.len() as u64,
             checksum: Some(Checksum::Crc32c(crc32c(&data))),
+            stored_size: None,
         })
     }
 
@@ -236,6 +241,7 @@ impl ObjectWriter for MemoryWriter {
         let receipt = WriteReceipt {
             size: data.len() as u64,
             checksum: Some(Checksum::Crc32c(crc32c(&data))),
+            stored_size: None,
         };
         self.store.insert(&self.location, data);
         Ok(receipt)
@@ -258,7 +264,13 @@ impl MultipartUpload for MemoryUpload {
         "memory"
     }
 
-    async fn put_part(&self, index: u32, offset: u64, data: Bytes, crc: u32) -> Result<PartReceipt> {
+    async fn put_part(
+        &self,
+        index: u32,
+        offset: u64,
+        data: Bytes,
+        crc: u32,
+    ) -> Result<PartReceipt> {
         if crc32c(&data) != crc {
             return Err(Error::new(ErrorKind::Corrupted, "part checksum mismatch"));
         }
@@ -267,7 +279,12 @@ impl MultipartUpload for MemoryUpload {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(index, data);
-        Ok(PartReceipt { index, offset, size, tag: None })
+        Ok(PartReceipt {
+            index,
+            offset,
+            size,
+            tag: None,
+        })
     }
 
     async fn complete(&self, parts: Vec<PartReceipt>) -> Result<WriteReceipt> {
@@ -275,7 +292,10 @@ impl MultipartUpload for MemoryUpload {
         let mut data = BytesMut::new();
         for part in &parts {
             let bytes = stored.get(&part.index).ok_or_else(|| {
-                Error::new(ErrorKind::InvalidInput, format!("part {} was never uploaded", part.index))
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("part {} was never uploaded", part.index),
+                )
             })?;
             data.extend_from_slice(bytes);
         }
@@ -283,6 +303,7 @@ impl MultipartUpload for MemoryUpload {
         let receipt = WriteReceipt {
             size: data.len() as u64,
             checksum: Some(Checksum::Crc32c(crc32c(&data))),
+            stored_size: None,
         };
         self.store.insert(&self.location, data);
         Ok(receipt)

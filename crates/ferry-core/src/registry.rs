@@ -88,11 +88,14 @@ pub trait BackendFactory: Send + Sync {
         -> Result<Arc<dyn Storage>>;
 }
 
+/// Opened stores by (factory name, store key, options).
+type OpenedStores = HashMap<(String, String, BackendOptions), Arc<dyn Storage>>;
+
 /// Maps schemes to factories and caches opened stores.
 #[derive(Default)]
 pub struct Registry {
     factories: HashMap<String, Arc<dyn BackendFactory>>,
-    opened: Mutex<HashMap<(String, String, BackendOptions), Arc<dyn Storage>>>,
+    opened: Mutex<OpenedStores>,
 }
 
 impl Registry {
@@ -151,11 +154,10 @@ impl Registry {
         Ok(self.lock().entry(key).or_insert(store).clone())
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, String, BackendOptions), Arc<dyn Storage>>>
-    {
-        self.opened.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, OpenedStores> {
+        self.opened
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -168,16 +170,25 @@ mod tests {
     async fn opens_and_caches_by_store_key() {
         let registry = Registry::new().with(crate::memory::register);
         let a = registry
-            .open(&Location::parse("mem://one/x").unwrap(), &BackendOptions::new())
+            .open(
+                &Location::parse("mem://one/x").unwrap(),
+                &BackendOptions::new(),
+            )
             .await
             .unwrap();
         let b = registry
-            .open(&Location::parse("mem://one/y").unwrap(), &BackendOptions::new())
+            .open(
+                &Location::parse("mem://one/y").unwrap(),
+                &BackendOptions::new(),
+            )
             .await
             .unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         let c = registry
-            .open(&Location::parse("mem://two/y").unwrap(), &BackendOptions::new())
+            .open(
+                &Location::parse("mem://two/y").unwrap(),
+                &BackendOptions::new(),
+            )
             .await
             .unwrap();
         assert!(!Arc::ptr_eq(&a, &c));
@@ -188,7 +199,10 @@ mod tests {
     async fn unknown_scheme_is_a_clear_error() {
         let registry = Registry::new().with(crate::memory::register);
         let err = registry
-            .open(&Location::parse("ftp://host/x").unwrap(), &BackendOptions::new())
+            .open(
+                &Location::parse("ftp://host/x").unwrap(),
+                &BackendOptions::new(),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);

@@ -146,6 +146,10 @@ pub struct WriteOptions {
 pub struct WriteReceipt {
     /// Bytes written.
     pub size: u64,
+    /// The size the store itself reports for what it stored, when it learns it as part of the
+    /// write (an `fstat` of the written file). The engine checks it instead of a separate
+    /// `stat`; `None` makes the engine `stat` the object.
+    pub stored_size: Option<u64>,
     /// A checksum the store computed on its side, if it returned one.
     pub checksum: Option<Checksum>,
 }
@@ -182,8 +186,13 @@ pub trait MultipartUpload: Send + Sync {
     /// engine's journal stores it so a later run can `resume_multipart`.
     fn token(&self) -> &str;
     /// Writes one part. `crc32c` is the part's checksum, for stores that verify it on arrival.
-    async fn put_part(&self, index: u32, offset: u64, data: Bytes, crc32c: u32)
-        -> Result<PartReceipt>;
+    async fn put_part(
+        &self,
+        index: u32,
+        offset: u64,
+        data: Bytes,
+        crc32c: u32,
+    ) -> Result<PartReceipt>;
     /// Assembles the parts (sorted by index) into the object.
     async fn complete(&self, parts: Vec<PartReceipt>) -> Result<WriteReceipt>;
     /// Abandons the upload and removes what it wrote.
@@ -213,13 +222,42 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// The bytes of `location`, or of `range` of it.
     async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream>;
 
+    /// Fills `buffer` with the bytes of `location` starting at `offset`, and returns it with
+    /// the number of bytes read (less than its length only at the end of the object). The
+    /// engine lends pooled buffers this way so that memory is reused; backends that can read
+    /// straight into it (one `pread`) override the default, which copies from [`Storage::read`].
+    async fn read_into(
+        &self,
+        location: &Location,
+        offset: u64,
+        mut buffer: Vec<u8>,
+    ) -> Result<(Vec<u8>, usize)> {
+        use futures::TryStreamExt;
+        let end = offset + buffer.len() as u64;
+        let mut stream = self.read(location, Some(offset..end)).await?;
+        let mut filled = 0;
+        while let Some(chunk) = stream.try_next().await? {
+            let n = chunk.len().min(buffer.len() - filled);
+            buffer[filled..filled + n].copy_from_slice(&chunk[..n]);
+            filled += n;
+        }
+        Ok((buffer, filled))
+    }
+
     /// Opens a streaming writer that creates or replaces `location`.
-    async fn write(&self, location: &Location, options: &WriteOptions)
-        -> Result<Box<dyn ObjectWriter>>;
+    async fn write(
+        &self,
+        location: &Location,
+        options: &WriteOptions,
+    ) -> Result<Box<dyn ObjectWriter>>;
 
     /// Writes a whole object from one buffer. Backends with a one-shot upload override this.
-    async fn put(&self, location: &Location, data: Bytes, options: &WriteOptions)
-        -> Result<WriteReceipt> {
+    async fn put(
+        &self,
+        location: &Location,
+        data: Bytes,
+        options: &WriteOptions,
+    ) -> Result<WriteReceipt> {
         let mut writer = self.write(location, options).await?;
         if let Err(err) = writer.write(data).await {
             let _ = writer.abort().await;
@@ -291,8 +329,12 @@ pub async fn read_to_bytes(
     location: &Location,
     range: Option<Range<u64>>,
 ) -> Result<Bytes> {
+    collect(storage.read(location, range).await?).await
+}
+
+/// Collects a byte stream into one buffer (without copying when it has one chunk).
+pub async fn collect(mut stream: ByteStream) -> Result<Bytes> {
     use futures::TryStreamExt;
-    let mut stream = storage.read(location, range).await?;
     let mut chunks: Vec<Bytes> = Vec::new();
     while let Some(chunk) = stream.try_next().await? {
         chunks.push(chunk);

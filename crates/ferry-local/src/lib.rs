@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use ferry_core::registry::{BackendFactory, BackendOptions, Registry};
 use ferry_core::storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter,
@@ -58,7 +58,9 @@ impl Default for LocalStorage {
 }
 
 /// Runs blocking filesystem work on tokio's blocking pool.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| Error::new(ErrorKind::Unexpected, "filesystem task failed").with_source(e))?
@@ -80,11 +82,37 @@ fn io_error<'a>(op: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> 
 fn entry_of(location: Location, meta: &std::fs::Metadata) -> Entry {
     Entry {
         location,
-        kind: if meta.is_dir() { EntryKind::Directory } else { EntryKind::File },
+        kind: if meta.is_dir() {
+            EntryKind::Directory
+        } else {
+            EntryKind::File
+        },
         size: if meta.is_dir() { 0 } else { meta.len() },
         modified: meta.modified().ok(),
         checksum: None,
     }
+}
+
+/// Reads up to `len` bytes at `offset` into a new buffer (short only at end of file).
+fn pread(file: &File, path: &Path, offset: u64, len: usize) -> Result<Bytes> {
+    let mut buffer = vec![0; len];
+    let filled = pread_into(file, path, offset, &mut buffer)?;
+    buffer.truncate(filled);
+    Ok(Bytes::from(buffer))
+}
+
+/// Fills `buffer` from `offset`; returns the bytes read (fewer only at end of file).
+fn pread_into(file: &File, path: &Path, offset: u64, buffer: &mut [u8]) -> Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read_at(&mut buffer[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == IoKind::Interrupted => {}
+            Err(e) => return Err(io_error("read", path)(e)),
+        }
+    }
+    Ok(filled)
 }
 
 /// Creates `path` for writing, creating missing parent directories on demand.
@@ -171,21 +199,7 @@ impl Storage for LocalStorage {
                     return None;
                 }
                 let want = ((end - offset) as usize).min(READ_CHUNK);
-                let chunk = blocking(move || {
-                    let mut buffer = BytesMut::zeroed(want);
-                    let mut filled = 0;
-                    while filled < want {
-                        match file.read_at(&mut buffer[filled..], offset + filled as u64) {
-                            Ok(0) => break,
-                            Ok(n) => filled += n,
-                            Err(e) if e.kind() == IoKind::Interrupted => {}
-                            Err(e) => return Err(io_error("read", &path)(e)),
-                        }
-                    }
-                    buffer.truncate(filled);
-                    Ok(buffer.freeze())
-                })
-                .await;
+                let chunk = blocking(move || pread(&file, &path, offset, want)).await;
                 match chunk {
                     Ok(chunk) if chunk.is_empty() => None,
                     Ok(chunk) => {
@@ -197,6 +211,21 @@ impl Storage for LocalStorage {
             }
         });
         Ok(stream.boxed())
+    }
+
+    async fn read_into(
+        &self,
+        location: &Location,
+        offset: u64,
+        mut buffer: Vec<u8>,
+    ) -> Result<(Vec<u8>, usize)> {
+        let path = local_path(location)?;
+        blocking(move || {
+            let file = File::open(&path).map_err(io_error("read", &path))?;
+            let filled = pread_into(&file, &path, offset, &mut buffer)?;
+            Ok((buffer, filled))
+        })
+        .await
     }
 
     async fn write(&self, location: &Location, _: &WriteOptions) -> Result<Box<dyn ObjectWriter>> {
@@ -212,13 +241,20 @@ impl Storage for LocalStorage {
         }))
     }
 
-    async fn put(&self, location: &Location, data: Bytes, _: &WriteOptions) -> Result<WriteReceipt> {
+    async fn put(
+        &self,
+        location: &Location,
+        data: Bytes,
+        _: &WriteOptions,
+    ) -> Result<WriteReceipt> {
         let path = local_path(location)?;
         blocking(move || {
             let mut file = create_file(&path, true)?;
             file.write_all(&data).map_err(io_error("write", &path))?;
+            let stored = file.metadata().map_err(io_error("write", &path))?.len();
             Ok(WriteReceipt {
                 size: data.len() as u64,
+                stored_size: Some(stored),
                 checksum: None,
             })
         })
@@ -254,8 +290,11 @@ impl Storage for LocalStorage {
     ) -> Result<Arc<dyn MultipartUpload>> {
         let path = local_path(location)?;
         if path.to_str() != Some(token) {
-            return Err(Error::new(ErrorKind::ConditionNotMatch, "upload token is for another file")
-                .with_context("path", path.display()));
+            return Err(Error::new(
+                ErrorKind::ConditionNotMatch,
+                "upload token is for another file",
+            )
+            .with_context("path", path.display()));
         }
         let size = options.size_hint;
         let file = {
@@ -267,8 +306,11 @@ impl Storage for LocalStorage {
                     .map_err(io_error("resume", &path))?;
                 let len = file.metadata().map_err(io_error("resume", &path))?.len();
                 if size.is_some_and(|s| s != len) {
-                    return Err(Error::new(ErrorKind::ConditionNotMatch, "partial file has the wrong size")
-                        .with_context("path", path.display()));
+                    return Err(Error::new(
+                        ErrorKind::ConditionNotMatch,
+                        "partial file has the wrong size",
+                    )
+                    .with_context("path", path.display()));
                 }
                 Ok(file)
             })
@@ -345,7 +387,9 @@ fn walk(root: &Path, prefix: &Location, tx: &tokio::sync::mpsc::Sender<Result<En
                     return;
                 }
             };
-            let Ok(file_type) = entry.file_type() else { continue };
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
             match entry.file_name().into_string() {
                 Ok(name) => names.push((name, file_type)),
                 Err(name) => {
@@ -360,10 +404,16 @@ fn walk(root: &Path, prefix: &Location, tx: &tokio::sync::mpsc::Sender<Result<En
         }
         names.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, file_type) in names.into_iter().rev() {
-            let child_rel = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let child_rel = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
             let path = dir.join(&name);
             let is_dir = if file_type.is_symlink() {
-                std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false)
+                std::fs::metadata(&path)
+                    .map(|m| m.is_dir())
+                    .unwrap_or(false)
             } else {
                 file_type.is_dir()
             };
@@ -379,7 +429,10 @@ fn walk(root: &Path, prefix: &Location, tx: &tokio::sync::mpsc::Sender<Result<En
                     return;
                 }
             };
-            if tx.blocking_send(Ok(entry_of(prefix.join(&child_rel), &meta))).is_err() {
+            if tx
+                .blocking_send(Ok(entry_of(prefix.join(&child_rel), &meta)))
+                .is_err()
+            {
                 return; // the consumer went away
             }
         }
@@ -399,9 +452,10 @@ struct LocalWriter {
 #[async_trait]
 impl ObjectWriter for LocalWriter {
     async fn write(&mut self, data: Bytes) -> Result<()> {
-        let mut file = self.file.take().ok_or_else(|| {
-            Error::new(ErrorKind::Unexpected, "writer used after a failed write")
-        })?;
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| Error::new(ErrorKind::Unexpected, "writer used after a failed write"))?;
         let path = self.path.clone();
         let len = data.len() as u64;
         let file = blocking(move || {
@@ -417,7 +471,7 @@ impl ObjectWriter for LocalWriter {
     async fn commit(self: Box<Self>) -> Result<WriteReceipt> {
         Ok(WriteReceipt {
             size: self.written,
-            checksum: None,
+            ..WriteReceipt::default()
         })
     }
 
@@ -455,7 +509,13 @@ impl MultipartUpload for LocalUpload {
         &self.token
     }
 
-    async fn put_part(&self, index: u32, offset: u64, data: Bytes, _crc32c: u32) -> Result<PartReceipt> {
+    async fn put_part(
+        &self,
+        index: u32,
+        offset: u64,
+        data: Bytes,
+        _crc32c: u32,
+    ) -> Result<PartReceipt> {
         let (file, path) = (self.file.clone(), self.path.clone());
         let size = data.len() as u64;
         blocking(move || {
@@ -474,16 +534,22 @@ impl MultipartUpload for LocalUpload {
     async fn complete(&self, parts: Vec<PartReceipt>) -> Result<WriteReceipt> {
         let size = parts.iter().map(|p| p.offset + p.size).max().unwrap_or(0);
         let (file, path) = (self.file.clone(), self.path.clone());
-        blocking(move || {
+        let stored = blocking(move || {
             // Parts may end before a pre-sized file does if the source shrank: trim to fit.
             let len = file.metadata().map_err(io_error("complete", &path))?.len();
             if len != size {
                 file.set_len(size).map_err(io_error("complete", &path))?;
             }
-            Ok(())
+            file.metadata()
+                .map_err(io_error("complete", &path))
+                .map(|m| m.len())
         })
         .await?;
-        Ok(WriteReceipt { size, checksum: None })
+        Ok(WriteReceipt {
+            size,
+            stored_size: Some(stored),
+            checksum: None,
+        })
     }
 
     async fn abort(&self) -> Result<()> {
@@ -529,4 +595,3 @@ impl BackendFactory for LocalFactory {
 pub fn register(registry: &mut Registry) {
     registry.register(Arc::new(LocalFactory));
 }
-

@@ -17,25 +17,40 @@ async fn resumed_upload_keeps_parts_already_written() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalStorage::default();
     let at = Location::local(dir.path().join("f")).unwrap();
-    let options = ferry_core::WriteOptions { size_hint: Some(8), crc32c: None };
+    let options = ferry_core::WriteOptions {
+        size_hint: Some(8),
+        crc32c: None,
+    };
     let upload = store.start_multipart(&at, &options).await.unwrap();
-    let first = upload.put_part(0, 0, bytes::Bytes::from_static(b"abcd"), 0).await.unwrap();
+    let first = upload
+        .put_part(0, 0, bytes::Bytes::from_static(b"abcd"), 0)
+        .await
+        .unwrap();
     let token = upload.token().to_string();
     drop(upload); // the process "dies"
     let resumed = store.resume_multipart(&at, &token, &options).await.unwrap();
-    let second = resumed.put_part(1, 4, bytes::Bytes::from_static(b"efgh"), 0).await.unwrap();
+    let second = resumed
+        .put_part(1, 4, bytes::Bytes::from_static(b"efgh"), 0)
+        .await
+        .unwrap();
     resumed.complete(vec![first, second]).await.unwrap();
     assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"abcdefgh");
     // A token for another file is refused.
     let other = Location::local(dir.path().join("g")).unwrap();
-    assert!(store.resume_multipart(&other, &token, &options).await.is_err());
+    assert!(store
+        .resume_multipart(&other, &token, &options)
+        .await
+        .is_err());
 }
 
 #[tokio::test]
 async fn file_uris_with_a_host_are_refused() {
     let registry = ferry_core::Registry::new().with(ferry_local::register);
     let err = registry
-        .open(&Location::parse("file://otherhost/x").unwrap(), &Default::default())
+        .open(
+            &Location::parse("file://otherhost/x").unwrap(),
+            &Default::default(),
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("otherhost"), "{err}");

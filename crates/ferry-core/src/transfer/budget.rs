@@ -90,7 +90,10 @@ mod tests {
             async move { budget.acquire(4 * 1024).await }
         });
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        assert!(!waiting.is_finished(), "4 KiB must wait while 6 of 8 KiB are out");
+        assert!(
+            !waiting.is_finished(),
+            "4 KiB must wait while 6 of 8 KiB are out"
+        );
         drop(a);
         let _b = waiting.await.unwrap();
         assert_eq!(budget.peak(), 6 * 1024);

@@ -14,7 +14,7 @@ use super::{mtime_ns, Context, SourceFile, VerifyMode, TEMP_SUFFIX};
 use crate::checksum::{combine_crc32c, crc32c, crc32c_append, Checksum, ChecksumKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::location::Location;
-use crate::storage::{read_to_bytes, MultipartUpload, PartReceipt, WriteOptions, WriteReceipt};
+use crate::storage::{MultipartUpload, PartReceipt, WriteOptions, WriteReceipt};
 
 impl Context {
     /// Copies, verifies and commits `file`; returns the CRC32C when ferry saw the bytes.
@@ -98,22 +98,29 @@ impl Context {
 
     /// Reads `range` of the source into one buffer, checking its length.
     async fn read_part(&self, file: &SourceFile, offset: u64, len: u64) -> Result<Bytes> {
-        let range = (offset > 0 || len < file.entry.size).then_some(offset..offset + len);
-        let data = read_to_bytes(self.src.storage.as_ref(), &file.entry.location, range).await?;
-        if data.len() as u64 != len {
+        let buffer = self.buffers.take(len as usize);
+        let (buffer, filled) = self
+            .src
+            .storage
+            .read_into(&file.entry.location, offset, buffer)
+            .await?;
+        if filled as u64 != len {
             return Err(Error::new(
                 ErrorKind::Corrupted,
                 format!(
-                    "source changed while copying: expected {len} bytes at offset {offset}, read {}",
-                    data.len()
+                    "source changed while copying: expected {len} bytes at offset {offset}, read {filled}"
                 ),
             )
             .with_context("path", &file.entry.location));
         }
-        Ok(data)
+        Ok(self.buffers.freeze(buffer))
     }
 
-    async fn single(&self, file: &SourceFile, staging: &Location) -> Result<(Option<u32>, WriteReceipt)> {
+    async fn single(
+        &self,
+        file: &SourceFile,
+        staging: &Location,
+    ) -> Result<(Option<u32>, WriteReceipt)> {
         let size = file.entry.size;
         let _grant = self.budget.acquire(size).await;
         let data = self
@@ -127,13 +134,19 @@ impl Context {
         let receipt = self
             .opts
             .retry
-            .run("write", || self.dst.storage.put(staging, data.clone(), &options))
+            .run("write", || {
+                self.dst.storage.put(staging, data.clone(), &options)
+            })
             .await?;
         self.observer.transferred(size);
         Ok((Some(crc), receipt))
     }
 
-    async fn stream(&self, file: &SourceFile, staging: &Location) -> Result<(Option<u32>, WriteReceipt)> {
+    async fn stream(
+        &self,
+        file: &SourceFile,
+        staging: &Location,
+    ) -> Result<(Option<u32>, WriteReceipt)> {
         let size = file.entry.size;
         let part_size = self.part_size_for(size);
         let options = self.write_options(file, None).await;
@@ -238,9 +251,9 @@ impl Context {
                 return Err(err);
             }
         };
-        let crc = results
-            .iter()
-            .fold(0u32, |acc, (receipt, crc)| combine_crc32c(acc, *crc, receipt.size));
+        let crc = results.iter().fold(0u32, |acc, (receipt, crc)| {
+            combine_crc32c(acc, *crc, receipt.size)
+        });
         let receipts = results.into_iter().map(|(receipt, _)| receipt).collect();
         match upload.complete(receipts).await {
             Ok(receipt) => Ok((Some(crc), receipt)),
@@ -278,7 +291,9 @@ impl Context {
                             tracing::info!(file = %file.rel, parts = prior.parts.len(), "resuming upload");
                             return Ok((upload, done));
                         }
-                        Err(err) => tracing::info!(%err, file = %file.rel, "cannot resume; starting over"),
+                        Err(err) => {
+                            tracing::info!(%err, file = %file.rel, "cannot resume; starting over")
+                        }
                     }
                 }
             }
@@ -304,7 +319,9 @@ impl Context {
         let receipt = self
             .opts
             .retry
-            .run("copy", || self.dst.storage.copy(&file.entry.location, staging))
+            .run("copy", || {
+                self.dst.storage.copy(&file.entry.location, staging)
+            })
             .await?;
         self.observer.transferred(file.entry.size);
         // The bytes never passed through ferry: the CRC is the source's own, if it has one.
@@ -327,15 +344,25 @@ impl Context {
     ) -> Result<()> {
         let dst = self.dst.storage.as_ref();
         let expected = file.entry.size;
-        let written = dst.stat(staging).await?;
-        let mut problem = (written.size != expected).then(|| {
-            format!("size mismatch: source has {expected} bytes, destination {}", written.size)
+        let (stored_size, listed_checksum) = match receipt.stored_size {
+            Some(size) => (size, None),
+            None => {
+                let written = dst.stat(staging).await?;
+                (written.size, written.checksum)
+            }
+        };
+        let mut problem = (stored_size != expected).then(|| {
+            format!("size mismatch: source has {expected} bytes, destination {stored_size}")
         });
         if problem.is_none() && self.opts.verify != VerifyMode::Size {
             if let Some(crc) = crc {
-                let native = match (&receipt.checksum, &written.checksum) {
+                let native = match (&receipt.checksum, &listed_checksum) {
                     (Some(Checksum::Crc32c(v)), _) | (_, Some(Checksum::Crc32c(v))) => Some(*v),
-                    _ if dst.capabilities().native_checksums.contains(&ChecksumKind::Crc32c) => {
+                    _ if dst
+                        .capabilities()
+                        .native_checksums
+                        .contains(&ChecksumKind::Crc32c) =>
+                    {
                         match dst.checksum(staging, ChecksumKind::Crc32c).await? {
                             Some(Checksum::Crc32c(v)) => Some(v),
                             _ => None,
@@ -353,7 +380,11 @@ impl Context {
         if problem.is_none() && self.opts.verify == VerifyMode::Full {
             let expected_crc = match crc {
                 Some(crc) => crc,
-                None => read_crc(self.src.storage.as_ref(), &file.entry.location).await?.0,
+                None => {
+                    read_crc(self.src.storage.as_ref(), &file.entry.location)
+                        .await?
+                        .0
+                }
             };
             let (actual, len) = read_crc(dst, staging).await?;
             if actual != expected_crc || len != expected {

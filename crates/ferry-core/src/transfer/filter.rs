@@ -38,7 +38,10 @@ fn build(patterns: &[String]) -> Result<Option<GlobSet>> {
     let mut builder = GlobSetBuilder::new();
     for pattern in patterns {
         let glob = Glob::new(pattern).map_err(|e| {
-            Error::new(ErrorKind::InvalidInput, format!("bad glob pattern {pattern:?}: {e}"))
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("bad glob pattern {pattern:?}: {e}"),
+            )
         })?;
         builder.add(glob);
     }

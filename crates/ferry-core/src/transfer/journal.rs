@@ -111,7 +111,11 @@ impl Journal {
             Err(e) => return Err(io(e)),
         };
         if read_only {
-            return Ok(Journal { path: path.to_path_buf(), file: None, prior });
+            return Ok(Journal {
+                path: path.to_path_buf(),
+                file: None,
+                prior,
+            });
         }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
@@ -156,8 +160,9 @@ impl Journal {
 
     /// Appends a record (one `write` of one line, so a crash tears at most this line).
     pub fn append(&self, record: &Record) -> Result<()> {
-        let mut line = serde_json::to_vec(record)
-            .map_err(|e| Error::new(ErrorKind::Unexpected, "cannot encode journal record").with_source(e))?;
+        let mut line = serde_json::to_vec(record).map_err(|e| {
+            Error::new(ErrorKind::Unexpected, "cannot encode journal record").with_source(e)
+        })?;
         line.push(b'\n');
         let Some(file) = &self.file else {
             return Ok(());
@@ -181,19 +186,35 @@ fn load(text: &str) -> HashMap<String, PriorState> {
         };
         match record {
             Record::Job { .. } => {}
-            Record::Done { rel, size, mtime_ns, crc32c } => {
+            Record::Done {
+                rel,
+                size,
+                mtime_ns,
+                crc32c,
+            } => {
                 let state = prior.entry(rel).or_default();
                 state.done = Some((size, mtime_ns, crc32c));
                 state.upload = None;
                 state.parts.clear();
             }
-            Record::Upload { rel, size, mtime_ns, part_size, token } => {
+            Record::Upload {
+                rel,
+                size,
+                mtime_ns,
+                part_size,
+                token,
+            } => {
                 let state = prior.entry(rel).or_default();
                 state.done = None;
                 state.upload = Some((size, mtime_ns, part_size, token));
                 state.parts.clear();
             }
-            Record::Part { rel, token, receipt, crc32c } => {
+            Record::Part {
+                rel,
+                token,
+                receipt,
+                crc32c,
+            } => {
                 if let Some(state) = prior.get_mut(&rel) {
                     if state.upload.as_ref().is_some_and(|u| u.3 == token) {
                         state.parts.retain(|(p, _)| p.index != receipt.index);
@@ -224,8 +245,13 @@ mod tests {
         {
             let j = Journal::open(&path, "src", "dst").unwrap();
             assert!(!j.has_prior());
-            j.append(&Record::Done { rel: "a".into(), size: 3, mtime_ns: Some(9), crc32c: 1 })
-                .unwrap();
+            j.append(&Record::Done {
+                rel: "a".into(),
+                size: 3,
+                mtime_ns: Some(9),
+                crc32c: 1,
+            })
+            .unwrap();
             j.append(&Record::Upload {
                 rel: "big".into(),
                 size: 100,
@@ -234,13 +260,33 @@ mod tests {
                 token: "t1".into(),
             })
             .unwrap();
-            let receipt = PartReceipt { index: 2, offset: 20, size: 10, tag: None };
-            j.append(&Record::Part { rel: "big".into(), token: "t1".into(), receipt, crc32c: 5 })
-                .unwrap();
+            let receipt = PartReceipt {
+                index: 2,
+                offset: 20,
+                size: 10,
+                tag: None,
+            };
+            j.append(&Record::Part {
+                rel: "big".into(),
+                token: "t1".into(),
+                receipt,
+                crc32c: 5,
+            })
+            .unwrap();
             // A part of another (older) upload is ignored.
-            let receipt = PartReceipt { index: 3, offset: 30, size: 10, tag: None };
-            j.append(&Record::Part { rel: "big".into(), token: "old".into(), receipt, crc32c: 6 })
-                .unwrap();
+            let receipt = PartReceipt {
+                index: 3,
+                offset: 30,
+                size: 10,
+                tag: None,
+            };
+            j.append(&Record::Part {
+                rel: "big".into(),
+                token: "old".into(),
+                receipt,
+                crc32c: 6,
+            })
+            .unwrap();
         }
         // Simulate a crash mid-line.
         std::fs::OpenOptions::new()

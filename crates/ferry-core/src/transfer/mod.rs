@@ -22,6 +22,7 @@
 //! 16 files) peak RSS stays under 128 MiB whatever the data size.
 
 pub mod budget;
+pub mod buffers;
 mod copy_file;
 pub mod filter;
 pub mod journal;
@@ -40,6 +41,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::location::Location;
 use crate::storage::{Entry, Storage};
 use budget::ByteBudget;
+use buffers::BufferPool;
 use filter::Filter;
 use journal::Journal;
 use ratelimit::RateLimiter;
@@ -145,6 +147,7 @@ pub(crate) struct Context {
     pub dst: Endpoint,
     pub opts: CopyOptions,
     pub budget: ByteBudget,
+    pub buffers: BufferPool,
     pub limiter: Option<RateLimiter>,
     pub journal: Option<Journal>,
     pub observer: Arc<dyn Observer>,
@@ -179,6 +182,10 @@ pub async fn copy(
     let journal = open_journal(&options, &job_key, &source, &destination)?;
     let mut context = Context {
         budget: ByteBudget::new(options.memory_budget),
+        buffers: BufferPool::new(
+            options.part_size as usize,
+            (options.memory_budget / options.part_size) as usize,
+        ),
         limiter: options.bwlimit.map(RateLimiter::new),
         temp_tag: format!("{:08x}", journal::fnv1a64(&job_key) as u32),
         dst_fresh: false,
@@ -217,7 +224,9 @@ pub async fn copy(
             async move {
                 tokio::spawn(async move { context.transfer(file).await })
                     .await
-                    .map_err(|e| Error::new(ErrorKind::Unexpected, "copy task failed").with_source(e))
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Unexpected, "copy task failed").with_source(e)
+                    })
             }
         })
         .try_buffer_unordered(context.opts.concurrency);
@@ -274,7 +283,11 @@ async fn single_file(context: &Context, entry: Entry) -> Result<FileStream> {
     } else {
         context.dst.location.clone()
     };
-    let file = SourceFile { rel: name, entry, target };
+    let file = SourceFile {
+        rel: name,
+        entry,
+        target,
+    };
     Ok(futures::stream::once(async { Ok(file) }).boxed())
 }
 

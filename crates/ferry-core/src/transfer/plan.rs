@@ -28,7 +28,8 @@ impl Context {
                         format!("destination {} is a directory, not a file", file.target),
                     ));
                 }
-                let done = prior.and_then(|p| p.done);
+                // A plain re-run trusts the journal; `--update` asks for a real comparison.
+                let done = prior.and_then(|p| p.done).filter(|_| !self.opts.update);
                 if done.is_some_and(|(size, mtime, _)| {
                     size == file.entry.size
                         && mtime == mtime_ns(file.entry.modified)
@@ -77,10 +78,10 @@ impl Context {
     /// until the file fits in the destination's maximum number of parts.
     pub(super) fn part_size_for(&self, size: u64) -> u64 {
         let caps = self.dst.storage.capabilities();
-        let mut part = self
-            .opts
-            .part_size
-            .clamp(caps.min_part_size, caps.max_part_size.max(caps.min_part_size));
+        let mut part = self.opts.part_size.clamp(
+            caps.min_part_size,
+            caps.max_part_size.max(caps.min_part_size),
+        );
         while size.div_ceil(part) > u64::from(caps.max_parts) && part < caps.max_part_size {
             part = (part * 2).min(caps.max_part_size);
         }
@@ -121,8 +122,9 @@ async fn crc_of(storage: &dyn Storage, entry: &Entry) -> Result<u32> {
         .native_checksums
         .contains(&ChecksumKind::Crc32c)
     {
-        if let Some(Checksum::Crc32c(crc)) =
-            storage.checksum(&entry.location, ChecksumKind::Crc32c).await?
+        if let Some(Checksum::Crc32c(crc)) = storage
+            .checksum(&entry.location, ChecksumKind::Crc32c)
+            .await?
         {
             return Ok(crc);
         }

@@ -14,11 +14,16 @@ fn loc(s: &str) -> Location {
 }
 
 fn data(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 fn endpoint(store: &MemoryStorage, at: &str) -> Endpoint {
-    Endpoint { storage: Arc::new(store.clone()), location: loc(at) }
+    Endpoint {
+        storage: Arc::new(store.clone()),
+        location: loc(at),
+    }
 }
 
 fn small_parts() -> CopyOptions {
@@ -58,14 +63,30 @@ async fn copies_a_tree_byte_for_byte_across_stores() {
     let src = MemoryStorage::new("a");
     let dst = MemoryStorage::new("b");
     let files = source_tree(&src);
-    let report = run(endpoint(&src, "mem://src/tree"), endpoint(&dst, "mem://dst/out"), small_parts()).await;
+    let report = run(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&dst, "mem://dst/out"),
+        small_parts(),
+    )
+    .await;
     assert_eq!(report.files_copied, 4, "{report:?}");
     assert_eq!(report.files_failed, 0);
-    assert_eq!(report.bytes_copied, files.iter().map(|f| f.1.len() as u64).sum::<u64>());
+    assert_eq!(
+        report.bytes_copied,
+        files.iter().map(|f| f.1.len() as u64).sum::<u64>()
+    );
     for (rel, bytes) in files {
-        assert_eq!(dst.get(&loc(&format!("mem://dst/out/{rel}"))).unwrap(), bytes, "{rel}");
+        assert_eq!(
+            dst.get(&loc(&format!("mem://dst/out/{rel}"))).unwrap(),
+            bytes,
+            "{rel}"
+        );
     }
-    assert!(report.peak_buffered_bytes <= 256 * 1024, "{}", report.peak_buffered_bytes);
+    assert!(
+        report.peak_buffered_bytes <= 256 * 1024,
+        "{}",
+        report.peak_buffered_bytes
+    );
 }
 
 #[tokio::test]
@@ -74,21 +95,41 @@ async fn plans_follow_capabilities() {
     source_tree(&src);
     let mut seen = Vec::new();
     for (caps, expected) in [
-        (MemoryStorage::new("b").capabilities().clone(), Action::ParallelParts),
-        (Capabilities { ranged_reads: true, ..Capabilities::default() }, Action::Stream),
+        (
+            MemoryStorage::new("b").capabilities().clone(),
+            Action::ParallelParts,
+        ),
+        (
+            Capabilities {
+                ranged_reads: true,
+                ..Capabilities::default()
+            },
+            Action::Stream,
+        ),
     ] {
         let dst = MemoryStorage::new("b").with_capabilities(caps);
         let src_ep = endpoint(&src, "mem://src/tree");
         let ctx_dst = endpoint(&dst, "mem://dst/out");
         let report = run(src_ep, ctx_dst, small_parts()).await;
         assert_eq!(report.files_copied, 4);
-        assert_eq!(dst.get(&loc("mem://dst/out/big.bin")).unwrap(), data(1_000_003, 1));
+        assert_eq!(
+            dst.get(&loc("mem://dst/out/big.bin")).unwrap(),
+            data(1_000_003, 1)
+        );
         seen.push(expected);
     }
     // Same store identity: server-side copy.
-    let report = run(endpoint(&src, "mem://src/tree"), endpoint(&src, "mem://src/copy"), small_parts()).await;
+    let report = run(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&src, "mem://src/copy"),
+        small_parts(),
+    )
+    .await;
     assert_eq!(report.server_side_copies, 4);
-    assert_eq!(src.get(&loc("mem://src/copy/dir/a.txt")).unwrap(), data(1000, 2));
+    assert_eq!(
+        src.get(&loc("mem://src/copy/dir/a.txt")).unwrap(),
+        data(1000, 2)
+    );
     assert_eq!(seen.len(), 2);
 }
 
@@ -111,6 +152,7 @@ fn context(src: &MemoryStorage, dst: &MemoryStorage) -> Context {
         src: endpoint(src, "mem://s/"),
         dst: endpoint(dst, "mem://d/"),
         budget: budget::ByteBudget::new(opts.memory_budget),
+        buffers: buffers::BufferPool::new(opts.part_size as usize, 4),
         limiter: None,
         journal: None,
         observer: Arc::new(NoopObserver),
@@ -142,28 +184,54 @@ async fn single_file_to_file_and_into_directory() {
     let src = MemoryStorage::new("a");
     let dst = MemoryStorage::new("b");
     src.insert(&loc("mem://s/x/one.bin"), data(5000, 9));
-    run(endpoint(&src, "mem://s/x/one.bin"), endpoint(&dst, "mem://d/renamed.bin"), small_parts()).await;
+    run(
+        endpoint(&src, "mem://s/x/one.bin"),
+        endpoint(&dst, "mem://d/renamed.bin"),
+        small_parts(),
+    )
+    .await;
     assert_eq!(dst.get(&loc("mem://d/renamed.bin")).unwrap(), data(5000, 9));
-    let opts = CopyOptions { destination_is_dir: true, ..small_parts() };
-    run(endpoint(&src, "mem://s/x/one.bin"), endpoint(&dst, "mem://d/into"), opts).await;
-    assert_eq!(dst.get(&loc("mem://d/into/one.bin")).unwrap(), data(5000, 9));
+    let opts = CopyOptions {
+        destination_is_dir: true,
+        ..small_parts()
+    };
+    run(
+        endpoint(&src, "mem://s/x/one.bin"),
+        endpoint(&dst, "mem://d/into"),
+        opts,
+    )
+    .await;
+    assert_eq!(
+        dst.get(&loc("mem://d/into/one.bin")).unwrap(),
+        data(5000, 9)
+    );
 }
 
 #[tokio::test]
 async fn missing_source_and_file_destination_are_errors() {
     let src = MemoryStorage::new("a");
     let dst = MemoryStorage::new("b");
-    let err = copy(endpoint(&src, "mem://s/nope"), endpoint(&dst, "mem://d/x"), small_parts(), Arc::new(NoopObserver))
-        .await
-        .unwrap_err();
+    let err = copy(
+        endpoint(&src, "mem://s/nope"),
+        endpoint(&dst, "mem://d/x"),
+        small_parts(),
+        Arc::new(NoopObserver),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(err.to_string().contains("mem://s/nope"), "{err}");
 
     source_tree(&src);
     dst.insert(&loc("mem://d/file"), b"x".to_vec());
-    let err = copy(endpoint(&src, "mem://src/tree"), endpoint(&dst, "mem://d/file"), small_parts(), Arc::new(NoopObserver))
-        .await
-        .unwrap_err();
+    let err = copy(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&dst, "mem://d/file"),
+        small_parts(),
+        Arc::new(NoopObserver),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert!(err.to_string().contains("is a file"), "{err}");
 }
@@ -174,21 +242,55 @@ async fn existing_files_conflict_unless_update_or_overwrite() {
     let dst = MemoryStorage::new("b");
     source_tree(&src);
     dst.insert(&loc("mem://d/dir/a.txt"), b"old".to_vec());
-    let report = run(endpoint(&src, "mem://src/tree"), endpoint(&dst, "mem://d"), small_parts()).await;
+    let report = run(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&dst, "mem://d"),
+        small_parts(),
+    )
+    .await;
     assert_eq!(report.files_failed, 1);
     assert_eq!(report.failures[0].kind, ErrorKind::AlreadyExists);
-    assert_eq!(dst.get(&loc("mem://d/dir/a.txt")).unwrap(), &b"old"[..], "left as it was");
+    assert_eq!(
+        dst.get(&loc("mem://d/dir/a.txt")).unwrap(),
+        &b"old"[..],
+        "left as it was"
+    );
 
-    let update = CopyOptions { update: true, ..small_parts() };
-    let report = run(endpoint(&src, "mem://src/tree"), endpoint(&dst, "mem://d"), update.clone()).await;
+    let update = CopyOptions {
+        update: true,
+        ..small_parts()
+    };
+    let report = run(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&dst, "mem://d"),
+        update.clone(),
+    )
+    .await;
     assert_eq!(report.files_failed, 0);
-    assert_eq!(dst.get(&loc("mem://d/dir/a.txt")).unwrap(), data(1000, 2), "changed file replaced");
-    let again = run(endpoint(&src, "mem://src/tree"), endpoint(&dst, "mem://d"), update).await;
+    assert_eq!(
+        dst.get(&loc("mem://d/dir/a.txt")).unwrap(),
+        data(1000, 2),
+        "changed file replaced"
+    );
+    let again = run(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&dst, "mem://d"),
+        update,
+    )
+    .await;
     assert_eq!(again.files_skipped, 4, "{again:?}");
     assert_eq!(again.files_copied, 0);
 
-    let overwrite = CopyOptions { overwrite: true, ..small_parts() };
-    let report = run(endpoint(&src, "mem://src/tree"), endpoint(&dst, "mem://d"), overwrite).await;
+    let overwrite = CopyOptions {
+        overwrite: true,
+        ..small_parts()
+    };
+    let report = run(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&dst, "mem://d"),
+        overwrite,
+    )
+    .await;
     assert_eq!(report.files_copied, 4);
 }
 
@@ -197,8 +299,16 @@ async fn dry_run_writes_nothing() {
     let src = MemoryStorage::new("a");
     let dst = MemoryStorage::new("b");
     source_tree(&src);
-    let opts = CopyOptions { dry_run: true, ..small_parts() };
-    let report = run(endpoint(&src, "mem://src/tree"), endpoint(&dst, "mem://d"), opts).await;
+    let opts = CopyOptions {
+        dry_run: true,
+        ..small_parts()
+    };
+    let report = run(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&dst, "mem://d"),
+        opts,
+    )
+    .await;
     assert_eq!(report.files_total, 4);
     assert!(report.dry_run);
     assert!(dst.locations().is_empty());
@@ -213,13 +323,23 @@ async fn filters_select_files() {
         filter: filter::Filter::new(&["dir/**".into()], &["*.txt".into()]).unwrap(),
         ..small_parts()
     };
-    let report = run(endpoint(&src, "mem://src/tree"), endpoint(&dst, "mem://d"), opts).await;
+    let report = run(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&dst, "mem://d"),
+        opts,
+    )
+    .await;
     assert_eq!(report.files_total, 0);
     let opts = CopyOptions {
         filter: filter::Filter::new(&["dir/**".into()], &["**/b.txt".into()]).unwrap(),
         ..small_parts()
     };
-    let report = run(endpoint(&src, "mem://src/tree"), endpoint(&dst, "mem://d"), opts).await;
+    let report = run(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&dst, "mem://d"),
+        opts,
+    )
+    .await;
     assert_eq!(report.files_copied, 1);
     assert_eq!(dst.locations(), vec![loc("mem://d/dir/a.txt")]);
 }
@@ -232,18 +352,26 @@ async fn corruption_is_detected_retried_and_reported() {
     // Every write to big.bin is corrupted: every attempt fails verification.
     let faulty = FaultyStorage::new(
         Arc::new(dst.clone()),
-        vec![Fault::CorruptWrite { path_contains: "big.bin".into() }],
+        vec![Fault::CorruptWrite {
+            path_contains: "big.bin".into(),
+        }],
     );
     let report = run(
         endpoint(&src, "mem://src/tree"),
-        Endpoint { storage: Arc::new(faulty), location: loc("mem://d") },
+        Endpoint {
+            storage: Arc::new(faulty),
+            location: loc("mem://d"),
+        },
         small_parts(),
     )
     .await;
     assert_eq!(report.files_failed, 1, "{report:?}");
     assert_eq!(report.failures[0].path, "big.bin");
     assert_eq!(report.failures[0].kind, ErrorKind::Corrupted);
-    assert!(dst.get(&loc("mem://d/big.bin")).is_none(), "no corrupt output left");
+    assert!(
+        dst.get(&loc("mem://d/big.bin")).is_none(),
+        "no corrupt output left"
+    );
     assert_eq!(report.files_copied, 3);
 }
 
@@ -259,13 +387,19 @@ async fn full_verification_catches_what_size_cannot() {
     let faulty = |dst: &MemoryStorage| Endpoint {
         storage: Arc::new(FaultyStorage::new(
             Arc::new(NoChecksum(dst.clone())),
-            vec![Fault::CorruptWrite { path_contains: "/f".into() }],
+            vec![Fault::CorruptWrite {
+                path_contains: "/f".into(),
+            }],
         )),
         location: loc("mem://d/f"),
     };
     let report = run(endpoint(&src, "mem://s/f"), faulty(&dst), small_parts()).await;
     assert_eq!(report.files_failed, 0, "size-only checks cannot see it");
-    let opts = CopyOptions { verify: VerifyMode::Full, overwrite: true, ..small_parts() };
+    let opts = CopyOptions {
+        verify: VerifyMode::Full,
+        overwrite: true,
+        ..small_parts()
+    };
     let report = run(endpoint(&src, "mem://s/f"), faulty(&dst), opts).await;
     assert_eq!(report.files_failed, 1);
     assert_eq!(report.failures[0].kind, ErrorKind::Corrupted);
@@ -287,19 +421,41 @@ impl Storage for NoChecksum {
         self.0.capabilities()
     }
     async fn stat(&self, l: &Location) -> Result<Entry> {
-        self.0.stat(l).await.map(|e| Entry { checksum: None, ..e })
+        self.0.stat(l).await.map(|e| Entry {
+            checksum: None,
+            ..e
+        })
     }
     fn list(&self, p: &Location) -> crate::storage::ListStream {
         self.0.list(p)
     }
-    async fn read(&self, l: &Location, r: Option<std::ops::Range<u64>>) -> Result<crate::storage::ByteStream> {
+    async fn read(
+        &self,
+        l: &Location,
+        r: Option<std::ops::Range<u64>>,
+    ) -> Result<crate::storage::ByteStream> {
         self.0.read(l, r).await
     }
-    async fn write(&self, l: &Location, o: &crate::storage::WriteOptions) -> Result<Box<dyn crate::storage::ObjectWriter>> {
+    async fn write(
+        &self,
+        l: &Location,
+        o: &crate::storage::WriteOptions,
+    ) -> Result<Box<dyn crate::storage::ObjectWriter>> {
         self.0.write(l, o).await
     }
-    async fn put(&self, l: &Location, d: bytes::Bytes, o: &crate::storage::WriteOptions) -> Result<crate::storage::WriteReceipt> {
-        self.0.put(l, d, o).await.map(|r| crate::storage::WriteReceipt { checksum: None, ..r })
+    async fn put(
+        &self,
+        l: &Location,
+        d: bytes::Bytes,
+        o: &crate::storage::WriteOptions,
+    ) -> Result<crate::storage::WriteReceipt> {
+        self.0
+            .put(l, d, o)
+            .await
+            .map(|r| crate::storage::WriteReceipt {
+                checksum: None,
+                ..r
+            })
     }
     async fn delete(&self, l: &Location) -> Result<()> {
         self.0.delete(l).await
@@ -314,18 +470,30 @@ async fn temporary_failures_are_retried() {
     let faulty = FaultyStorage::new(
         Arc::new(dst.clone()),
         vec![
-            Fault::FailNth { op: "put_part".into(), nth: 2 },
-            Fault::FailNth { op: "put".into(), nth: 1 },
+            Fault::FailNth {
+                op: "put_part".into(),
+                nth: 2,
+            },
+            Fault::FailNth {
+                op: "put".into(),
+                nth: 1,
+            },
         ],
     );
     let report = run(
         endpoint(&src, "mem://src/tree"),
-        Endpoint { storage: Arc::new(faulty), location: loc("mem://d") },
+        Endpoint {
+            storage: Arc::new(faulty),
+            location: loc("mem://d"),
+        },
         small_parts(),
     )
     .await;
     assert_eq!(report.files_failed, 0, "{report:?}");
-    assert_eq!(dst.get(&loc("mem://d/big.bin")).unwrap(), data(1_000_003, 1));
+    assert_eq!(
+        dst.get(&loc("mem://d/big.bin")).unwrap(),
+        data(1_000_003, 1)
+    );
 }
 
 #[tokio::test]
@@ -334,14 +502,32 @@ async fn journal_resumes_and_skips_verified_files() {
     let src = MemoryStorage::new("a");
     let dst = MemoryStorage::new("b");
     source_tree(&src);
-    let opts = CopyOptions { journal_dir: Some(state.path().to_path_buf()), ..small_parts() };
-    let first = run(endpoint(&src, "mem://src/tree"), endpoint(&dst, "mem://d"), opts.clone()).await;
+    let opts = CopyOptions {
+        journal_dir: Some(state.path().to_path_buf()),
+        ..small_parts()
+    };
+    let first = run(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&dst, "mem://d"),
+        opts.clone(),
+    )
+    .await;
     assert_eq!(first.files_copied, 4);
-    let again = run(endpoint(&src, "mem://src/tree"), endpoint(&dst, "mem://d"), opts.clone()).await;
+    let again = run(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&dst, "mem://d"),
+        opts.clone(),
+    )
+    .await;
     assert_eq!(again.files_skipped, 4, "{again:?}");
     // A deleted destination file is copied again, even though the journal lists it.
     dst.delete(&loc("mem://d/dir/a.txt")).await.unwrap();
-    let third = run(endpoint(&src, "mem://src/tree"), endpoint(&dst, "mem://d"), opts).await;
+    let third = run(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&dst, "mem://d"),
+        opts,
+    )
+    .await;
     assert_eq!((third.files_copied, third.files_skipped), (1, 3));
 }
 
@@ -352,9 +538,19 @@ async fn memory_stays_within_budget_for_many_large_files() {
     for i in 0..8 {
         src.insert(&loc(&format!("mem://s/t/f{i}")), data(600_000, i));
     }
-    let opts = CopyOptions { concurrency: 8, ..small_parts() };
+    let opts = CopyOptions {
+        concurrency: 8,
+        ..small_parts()
+    };
     let report = run(endpoint(&src, "mem://s/t"), endpoint(&dst, "mem://d"), opts).await;
     assert_eq!(report.files_copied, 8);
-    assert!(report.peak_buffered_bytes <= 256 * 1024, "peak {}", report.peak_buffered_bytes);
-    assert!(report.peak_buffered_bytes >= 64 * 1024, "parts really were buffered");
+    assert!(
+        report.peak_buffered_bytes <= 256 * 1024,
+        "peak {}",
+        report.peak_buffered_bytes
+    );
+    assert!(
+        report.peak_buffered_bytes >= 64 * 1024,
+        "parts really were buffered"
+    );
 }

@@ -1,0 +1,134 @@
+//! `ferry cp SRC DST`: validated options → the core's transfer engine → summary, JSON report
+//! and exit code. Ctrl-C stops at once; the journal lets the same command resume.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use ferry_core::transfer::filter::Filter;
+use ferry_core::transfer::report::CopyReport;
+use ferry_core::transfer::retry::RetryPolicy;
+use ferry_core::transfer::{self, CopyOptions, VerifyMode};
+use ferry_core::BackendOptions;
+
+use crate::backends;
+use crate::cli::{CpArgs, GlobalArgs, VerifyArg};
+use crate::exit;
+use crate::progress::CopyProgress;
+use crate::units::human_bytes;
+
+/// Runs `ferry cp`.
+pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
+    let options = copy_options(&args)?;
+    let registry = backends::registry();
+    let source = backends::endpoint(&registry, &args.src, &BackendOptions::new())
+        .await
+        .with_context(|| format!("source {}", args.src))?;
+    let destination = backends::endpoint(&registry, &args.dst, &BackendOptions::new())
+        .await
+        .with_context(|| format!("destination {}", args.dst))?;
+
+    let progress = Arc::new(CopyProgress::new(
+        !global.quiet && !args.json,
+        args.dry_run && !args.json,
+        global.verbose > 0,
+    ));
+    let copy = transfer::copy(source, destination, options, progress.clone());
+    let report = tokio::select! {
+        report = copy => report?,
+        _ = tokio::signal::ctrl_c() => {
+            progress.finish();
+            eprintln!("ferry: interrupted; run the same command again to resume");
+            return Ok(exit::INTERRUPTED);
+        }
+    };
+    progress.finish();
+    if args.json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else if !global.quiet {
+        eprintln!("{}", summary(&report));
+    }
+    Ok(if report.files_failed > 0 {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    })
+}
+
+fn copy_options(args: &CpArgs) -> anyhow::Result<CopyOptions> {
+    anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
+    anyhow::ensure!(
+        args.part_size >= 64 * 1024,
+        "--part-size must be at least 64K"
+    );
+    Ok(CopyOptions {
+        concurrency: args.concurrency,
+        part_size: args.part_size,
+        memory_budget: args.buffer_memory,
+        update: args.update,
+        size_only: args.size_only,
+        overwrite: args.overwrite,
+        dry_run: args.dry_run,
+        filter: Filter::new(&args.include, &args.exclude)?,
+        bwlimit: args.bwlimit,
+        retry: RetryPolicy {
+            retries: args.retries,
+            ..RetryPolicy::default()
+        },
+        verify: match args.verify {
+            VerifyArg::Size => VerifyMode::Size,
+            VerifyArg::Checksum => VerifyMode::Checksum,
+            VerifyArg::Full => VerifyMode::Full,
+        },
+        preserve_mtime: args.preserve_mtime,
+        journal_dir: (!args.no_resume).then(|| journal_dir(args)).flatten(),
+        destination_is_dir: args.dst.ends_with('/'),
+    })
+}
+
+/// `--state-dir`/`FERRY_STATE_DIR`, else `$XDG_STATE_HOME/ferry`, else `~/.local/state/ferry`;
+/// journals go in its `journals/` folder.
+fn journal_dir(args: &CpArgs) -> Option<PathBuf> {
+    let base = args.state_dir.clone().or_else(|| {
+        std::env::var_os("XDG_STATE_HOME")
+            .map(|d| PathBuf::from(d).join("ferry"))
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/ferry"))
+            })
+    })?;
+    Some(base.join("journals"))
+}
+
+fn summary(report: &CopyReport) -> String {
+    let verb = if report.dry_run {
+        "would copy"
+    } else {
+        "copied"
+    };
+    let mut text = format!(
+        "{verb} {} files ({}), skipped {} ({}), failed {} in {:.1}s",
+        report.files_copied,
+        human_bytes(report.bytes_copied),
+        report.files_skipped,
+        human_bytes(report.bytes_skipped),
+        report.files_failed,
+        report.duration_seconds,
+    );
+    if report.dry_run {
+        text = format!(
+            "dry run: {} files, {} to copy; {} files already there; nothing written",
+            report.files_total,
+            human_bytes(report.bytes_total - report.bytes_skipped),
+            report.files_skipped
+        );
+    } else if report.bytes_copied > 0 {
+        text.push_str(&format!(
+            ", {}/s",
+            human_bytes(report.throughput_bytes_per_second as u64)
+        ));
+    }
+    text
+}

@@ -1,0 +1,149 @@
+//! `cargo xtask bench cp`: local→local `ferry cp` against `cp -r` on the same generated tree,
+//! in the same run, alternating, several runs each; medians, the ratio, and ferry's peak RSS
+//! (from `/usr/bin/time -v`). Results also go to `target/bench/cp.json`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::{treegen, util};
+
+/// Dispatches `bench <what>`.
+pub fn run(args: &[&str]) -> Result<()> {
+    let runs = args
+        .windows(2)
+        .find(|w| w[0] == "--runs")
+        .map(|w| w[1].parse())
+        .transpose()
+        .context("--runs takes a number")?
+        .unwrap_or(3usize);
+    match args.first() {
+        Some(&"cp") => bench_cp(runs),
+        _ => bail!("usage: cargo xtask bench cp [--runs N]"),
+    }
+}
+
+fn ferry_release() -> Result<PathBuf> {
+    util::cargo(&["build", "--release", "-p", "ferry-cli"])?;
+    Ok(util::root().join("target/release/ferry"))
+}
+
+/// One timed run: wall seconds and peak RSS in KiB.
+fn timed(command: &mut Command) -> Result<(f64, u64)> {
+    util::run(&mut Command::new("sync"))?;
+    let report = std::env::temp_dir().join(format!("ferry-bench-time-{}", std::process::id()));
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .arg("-v")
+        .arg("-o")
+        .arg(&report)
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (k, v) in command.get_envs() {
+        if let Some(v) = v {
+            timed.env(k, v);
+        }
+    }
+    let start = Instant::now();
+    let output = timed
+        .output()
+        .context("run /usr/bin/time (Debian package `time`)")?;
+    let seconds = start.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!(
+            "{command:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let text = std::fs::read_to_string(&report)?;
+    let rss = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    Ok((seconds, rss))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn bench_cp(runs: usize) -> Result<()> {
+    let ferry = ferry_release()?;
+    let base = util::cache_dir().join("bench");
+    let tree = base.join("tree-1g");
+    let total = treegen::ensure(&tree)?;
+    let scratch = base.join("scratch");
+    let clean = |p: &Path| {
+        let _ = std::fs::remove_dir_all(p);
+    };
+    let (mut cp_times, mut ferry_times, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        clean(&scratch);
+        std::fs::create_dir_all(&scratch)?;
+        let (t, _) = timed(
+            Command::new("cp")
+                .arg("-r")
+                .arg(&tree)
+                .arg(scratch.join("cp")),
+        )?;
+        cp_times.push(t);
+        let (t, kib) = timed(
+            Command::new(&ferry)
+                .env("FERRY_STATE_DIR", scratch.join("state"))
+                .args(["cp", "-q"])
+                .arg(&tree)
+                .arg(scratch.join("ferry")),
+        )?;
+        ferry_times.push(t);
+        rss.push(kib);
+        if run == 0 {
+            verify_same(&tree, &scratch.join("ferry"))?;
+        }
+        eprintln!(
+            "run {}: cp -r {:.2}s, ferry {:.2}s ({} MiB RSS)",
+            run + 1,
+            cp_times[run],
+            ferry_times[run],
+            kib / 1024
+        );
+    }
+    clean(&scratch);
+    let (cp, fe) = (median(&mut cp_times), median(&mut ferry_times));
+    let mb = total as f64 / 1e6;
+    let peak_rss_mib = rss.iter().max().copied().unwrap_or(0) / 1024;
+    let ratio = cp / fe;
+    println!("local→local, {:.0} MB, median of {runs}:", mb);
+    println!("  cp -r      {cp:.2}s  {:.0} MB/s", mb / cp);
+    println!("  ferry cp   {fe:.2}s  {:.0} MB/s", mb / fe);
+    println!("  ratio (ferry speed / cp speed): {ratio:.2}   peak RSS: {peak_rss_mib} MiB");
+    let json = format!(
+        "{{\"bench\":\"cp\",\"bytes\":{total},\"runs\":{runs},\"cp_seconds\":{cp:.3},\"ferry_seconds\":{fe:.3},\"ratio\":{ratio:.3},\"ferry_peak_rss_mib\":{peak_rss_mib}}}\n"
+    );
+    let out = util::root().join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("cp.json"), json)?;
+    Ok(())
+}
+
+/// Compares the copy with the original (names and sizes everywhere, bytes of a sample).
+fn verify_same(a: &Path, b: &Path) -> Result<()> {
+    for (rel, size) in treegen::savepoint_shape() {
+        let got = std::fs::metadata(b.join(&rel)).with_context(|| format!("{rel} missing"))?;
+        if got.len() != size as u64 {
+            bail!("{rel}: {} bytes, expected {size}", got.len());
+        }
+    }
+    for rel in ["_metadata", "op-0/state-0.bin", "shared/07/0007.sst"] {
+        if std::fs::read(a.join(rel))? != std::fs::read(b.join(rel))? {
+            bail!("{rel} differs after ferry cp");
+        }
+    }
+    Ok(())
+}
