@@ -4,8 +4,12 @@
 //!   of the workspace (starting the test servers the tests need, and stopping them after).
 //! * `cargo xtask bench cp [--runs N]` — `ferry cp` against `cp -r` on a generated ~1 GiB
 //!   savepoint-shaped tree; medians, ratio, peak RSS.
+//! * `cargo xtask servers` — start every test server, print the environment the tests read,
+//!   and keep them up until Enter is pressed.
 
 mod bench;
+#[allow(dead_code)] // the scaffold's helpers are used as server modules land
+mod servers;
 mod tidy;
 mod treegen;
 mod util;
@@ -19,8 +23,11 @@ fn main() -> Result<()> {
         Some("test") => test(&rest),
         Some("bench") => bench::run(&rest),
         Some("tidy") => tidy::run(),
+        Some("servers") => serve(),
         _ => {
-            eprintln!("usage: cargo xtask <test [--no-lint] | bench cp [--runs N] | tidy>");
+            eprintln!(
+                "usage: cargo xtask <test [--no-lint] | bench cp [--runs N] | servers | tidy>"
+            );
             bail!("unknown or missing task")
         }
     }
@@ -44,8 +51,33 @@ fn test(args: &[&str]) -> Result<()> {
         )?;
         util::step("tidy", tidy::run())?;
     }
-    util::step(
-        "tests",
-        util::cargo(&["test", "--workspace", "--no-fail-fast"]),
-    )
+    let servers = servers::start_all()?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command
+        .args(["test", "--workspace", "--no-fail-fast"])
+        .current_dir(util::root())
+        .env("FERRY_REQUIRE_SERVERS", "1");
+    for server in &servers {
+        command.envs(server.env.iter().map(|(k, v)| (k, v)));
+    }
+    let result = util::step("tests", util::run(&mut command));
+    drop(servers);
+    result
+}
+
+/// `cargo xtask servers`: start them, print their environment, wait for Enter.
+fn serve() -> Result<()> {
+    let servers = servers::start_all()?;
+    for server in &servers {
+        for (k, v) in &server.env {
+            println!("export {k}={v}");
+        }
+    }
+    println!("export FERRY_REQUIRE_SERVERS=1");
+    eprintln!("xtask: servers are up; press Enter to stop them");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    drop(servers);
+    Ok(())
 }

@@ -120,6 +120,59 @@ pub struct CpArgs {
     /// Print a JSON report on stdout at the end.
     #[arg(long)]
     pub json: bool,
+
+    /// Settings of the stores on each side.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+/// Store settings, for both sides or per side (different accounts, endpoints or clusters).
+///
+/// Each backend reads the keys it knows (e.g. S3: `endpoint`, `region`, `profile`,
+/// `path_style`); see the user guide. Per-side values win over `--option`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct BackendArgs {
+    /// A store setting for both sides, KEY=VALUE; repeatable.
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub options: Vec<(String, String)>,
+    /// A store setting for the source only, KEY=VALUE; repeatable.
+    #[arg(long = "src-option", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub src_options: Vec<(String, String)>,
+    /// A store setting for the destination only, KEY=VALUE; repeatable.
+    #[arg(long = "dst-option", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub dst_options: Vec<(String, String)>,
+    /// A Flink configuration directory (config.yaml or flink-conf.yaml) whose store settings
+    /// (s3.endpoint, s3.access-key, …) apply to both sides.
+    #[arg(long, value_name = "DIR")]
+    pub flink_conf: Option<PathBuf>,
+}
+
+impl BackendArgs {
+    /// The options for one side: shared ones, then that side's.
+    pub fn side(&self, source: bool) -> ferry_core::BackendOptions {
+        let mut options = ferry_core::BackendOptions::new();
+        if let Some(dir) = &self.flink_conf {
+            options.set("flink_conf_dir", dir.display().to_string());
+        }
+        let side = if source {
+            &self.src_options
+        } else {
+            &self.dst_options
+        };
+        for (key, value) in self.options.iter().chain(side) {
+            options.set(key.clone(), value.clone());
+        }
+        options
+    }
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
 }
 
 /// `--verify` values.

@@ -519,3 +519,31 @@ fn expect_unsupported(result: ferry_core::Result<()>) -> CheckResult {
 }
 
 use futures::StreamExt;
+
+/// Reads a test server's setting from the environment (`FERRY_TEST_S3_ENDPOINT`, …).
+///
+/// `cargo xtask test` starts the servers and sets `FERRY_REQUIRE_SERVERS=1`: then a missing
+/// variable fails the test, so CI never skips silently. In a plain `cargo test` without
+/// servers, the test prints why it does nothing and returns `None`.
+pub fn server_env(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(value) if !value.is_empty() => Some(value),
+        _ if std::env::var("FERRY_REQUIRE_SERVERS").is_ok_and(|v| v == "1") => {
+            panic!(
+                "{variable} is not set, but FERRY_REQUIRE_SERVERS=1: the test server did not start"
+            )
+        }
+        _ => {
+            eprintln!("{variable} is not set: skipping (run `cargo xtask test` to start the test servers)");
+            None
+        }
+    }
+}
+
+/// A fresh, unique prefix for one test run (`ferry-test-<pid>-<nanos>`), so runs never collide.
+pub fn unique_prefix(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("ferry-test-{name}-{}-{nanos}", std::process::id())
+}

@@ -10,7 +10,6 @@ use ferry_core::transfer::filter::Filter;
 use ferry_core::transfer::report::CopyReport;
 use ferry_core::transfer::retry::RetryPolicy;
 use ferry_core::transfer::{self, CopyOptions, VerifyMode};
-use ferry_core::BackendOptions;
 
 use crate::backends;
 use crate::cli::{CpArgs, GlobalArgs, VerifyArg};
@@ -22,10 +21,10 @@ use crate::units::human_bytes;
 pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     let options = copy_options(&args)?;
     let registry = backends::registry();
-    let source = backends::endpoint(&registry, &args.src, &BackendOptions::new())
+    let source = backends::endpoint(&registry, &args.src, &args.backend.side(true))
         .await
         .with_context(|| format!("source {}", args.src))?;
-    let destination = backends::endpoint(&registry, &args.dst, &BackendOptions::new())
+    let destination = backends::endpoint(&registry, &args.dst, &args.backend.side(false))
         .await
         .with_context(|| format!("destination {}", args.dst))?;
 
