@@ -8,6 +8,8 @@
 //!   and keep them up until Enter is pressed.
 
 mod bench;
+mod fixtures;
+mod flink;
 #[allow(dead_code)] // the scaffold's helpers are used as server modules land
 mod servers;
 mod tidy;
@@ -22,6 +24,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test(&rest),
         Some("bench") => bench::run(&rest),
+        Some("fixtures") => fixtures::run(&rest),
         Some("tidy") => tidy::run(),
         Some("servers") => serve(),
         _ => {

@@ -42,6 +42,194 @@ pub enum Command {
     /// Copy a file or a directory tree, in parallel, verified and resumable.
     #[command(long_about = CP_ABOUT)]
     Cp(CpArgs),
+    /// Move a savepoint or checkpoint to another place, rewrite its paths, verify it.
+    #[command(long_about = MIGRATE_ABOUT)]
+    Migrate(MigrateArgs),
+    /// Check that a snapshot is complete where it lies: the pre-flight before `flink run -s`.
+    Verify(VerifyArgs),
+    /// List the snapshots under a savepoint directory or checkpoint base.
+    Ls(LsArgs),
+    /// Show what a Flink savepoint or checkpoint holds and whether it can be moved as is.
+    #[command(long_about = INSPECT_ABOUT)]
+    Inspect(InspectArgs),
+    /// Rewrite the paths inside a Flink `_metadata` file (metadata only; no data is copied).
+    #[command(long_about = REWRITE_ABOUT)]
+    Rewrite(RewriteArgs),
+}
+
+const INSPECT_ABOUT: &str = "\
+Show what a Flink savepoint or checkpoint holds and whether it can be moved as is.
+
+PATH is a `_metadata` file or the snapshot directory holding it (chk-N or savepoint-…), as a
+URI (file:///…, hdfs://nn:8020/…, s3a://bucket/…, gs://bucket/…) or a plain local path. ferry
+reads only `_metadata`; sizes are the ones Flink recorded. The summary lists the format version
+and the Flink releases that write and read it, the checkpoint id and kind, the operators, the
+handle kinds, the referenced files (inside vs outside the snapshot directory, by external root)
+and a relocatability verdict. --json prints the same data in the stable schema documented in
+docs/inspect-json.md.";
+
+const REWRITE_ABOUT: &str = "\
+Rewrite the paths inside a Flink `_metadata` file, for snapshots whose data files another tool
+already moved. No data file is read, copied or checked.
+
+Each --map OLD=NEW replaces the prefix OLD of every absolute path (file handles, file-merging
+segments and directories) with NEW; the longest matching OLD wins, and matching is by whole
+path components. Locations are compared in Flink's form (file:///x and /x are file:/x).
+Relative references (savepoints since Flink 1.11) follow the directory and are never changed.
+Without any --map the output is byte-identical to the input.
+
+The result goes to -o OUT (a file, or a directory to hold `_metadata`); an existing OUT is
+replaced only with --force, and the input only with --in-place.";
+
+/// `ferry inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A `_metadata` file or the snapshot directory holding it (URI or local path).
+    pub path: String,
+    /// Print the report as JSON on stdout (schema: docs/inspect-json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Also list every referenced file.
+    #[arg(long)]
+    pub files: bool,
+    /// Settings of the store.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+/// `ferry rewrite`.
+#[derive(Debug, Args)]
+pub struct RewriteArgs {
+    /// The `_metadata` file (or the snapshot directory holding it) to rewrite.
+    pub metadata: String,
+    /// Where to write the result: a file, or a directory that receives `_metadata`.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "OUT",
+        required_unless_present = "in_place"
+    )]
+    pub output: Option<String>,
+    /// Replace the input file.
+    #[arg(long, conflicts_with = "output")]
+    pub in_place: bool,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Replace the path prefix OLD with NEW; repeatable (the longest matching OLD wins).
+    #[arg(long = "map", value_name = "OLD=NEW")]
+    pub maps: Vec<String>,
+    /// Also rewrite the names of inline state handles (path-like labels Flink never opens).
+    #[arg(long)]
+    pub include_inline_names: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// A store setting, KEY=VALUE, for both input and output; repeatable.
+    #[arg(long = "option", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub options: Vec<(String, String)>,
+    /// A Flink configuration directory whose store settings apply.
+    #[arg(long, value_name = "DIR")]
+    pub flink_conf: Option<PathBuf>,
+}
+
+impl RewriteArgs {
+    /// The store settings.
+    pub fn backend(&self) -> BackendArgs {
+        BackendArgs {
+            options: self.options.clone(),
+            flink_conf: self.flink_conf.clone(),
+            ..BackendArgs::default()
+        }
+    }
+}
+
+const MIGRATE_ABOUT: &str = "\
+Move a savepoint or checkpoint to another place (any store), rewrite the paths inside its
+_metadata, and verify the result, so that `flink run -s DST` restores from DST even after SRC is
+deleted.
+
+SRC is a savepoint directory, a chk-N directory or a _metadata path (with --latest: a savepoint
+directory or checkpoint base, whose newest complete snapshot is taken). DST is the directory the
+snapshot lives in afterwards.
+
+Everything the snapshot needs is copied: files in its directory, and the files outside it that
+its _metadata references (the job's shared/ and taskowned/, a previous job's shared/ for chained
+incremental checkpoints, changelog and file-merging files, entropy-injected keys). External files
+keep their place relative to the snapshot: migrating …/<job>/chk-42 to …/new/<job>/chk-42 puts
+the job's shared files in …/new/<job>/shared/ (--external-root overrides that place).
+
+Data is copied and verified first; _metadata is written last (it is Flink's completion marker),
+then read back and checked: every file it references must exist at DST with the recorded size.
+If anything fails, DST has no _metadata. Re-running after a crash resumes.";
+
+/// `ferry migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The snapshot: a savepoint directory, a chk-N directory or a _metadata path.
+    pub src: String,
+    /// The directory the snapshot should live in afterwards.
+    pub dst: String,
+    /// SRC is a savepoint directory or checkpoint base: migrate its newest complete snapshot.
+    #[arg(long)]
+    pub latest: bool,
+    /// Where files outside the snapshot directory go (default: DST's parent, as Flink lays
+    /// them out).
+    #[arg(long, value_name = "URI")]
+    pub external_root: Option<String>,
+    /// The scheme to write into _metadata (e.g. s3a when DST is written as s3p://…).
+    #[arg(long, value_name = "SCHEME")]
+    pub scheme: Option<String>,
+    /// Copy only the files _metadata references, not the other files of the snapshot directory.
+    #[arg(long)]
+    pub referenced_only: bool,
+    /// Replace a complete snapshot already at DST.
+    #[arg(long)]
+    pub force: bool,
+    /// Leave the names of inline state handles as they are (they are never opened).
+    #[arg(long)]
+    pub keep_inline_names: bool,
+    /// Print the plan (files, bytes, external roots, path rewrites) and write nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Transfer settings.
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+    /// Settings of the stores on each side.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+/// `ferry verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The snapshot: a directory, a chk-N directory or a _metadata path.
+    pub snapshot: String,
+    /// Also read every file to the end, and compare the store's checksum where it has one.
+    #[arg(long)]
+    pub deep: bool,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Settings of the store.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+/// `ferry ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// A savepoint directory, a checkpoint base, a job directory, or a snapshot.
+    pub root: String,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Settings of the store.
+    #[command(flatten)]
+    pub backend: BackendArgs,
 }
 
 const CP_ABOUT: &str = "\
@@ -68,15 +256,9 @@ pub struct CpArgs {
     /// Where to copy it.
     pub dst: String,
 
-    /// Files copied at once.
-    #[arg(short = 'j', long, default_value_t = ferry_core::transfer::DEFAULT_CONCURRENCY, value_name = "N")]
-    pub concurrency: usize,
-    /// Part size for ranged reads and multipart writes; larger files are copied in parallel parts.
-    #[arg(long, default_value = "8M", value_parser = parse_size, value_name = "SIZE")]
-    pub part_size: u64,
-    /// Most file data buffered at once (the memory bound).
-    #[arg(long, default_value = "64M", value_parser = parse_size, value_name = "SIZE")]
-    pub buffer_memory: u64,
+    /// Transfer settings.
+    #[command(flatten)]
+    pub transfer: TransferArgs,
 
     /// Skip files whose destination has the same size and checksum.
     #[arg(short, long)]
@@ -97,26 +279,10 @@ pub struct CpArgs {
     /// Skip files whose path (relative to SRC) matches this glob; repeatable.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
-    /// Limit the transfer rate across all files, in bytes per second (e.g. 50M).
-    #[arg(long, value_parser = parse_size, value_name = "RATE")]
-    pub bwlimit: Option<u64>,
-    /// Retries of temporary errors, with exponential backoff.
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    pub retries: u32,
-    /// How to verify each file: its size; also the store's checksum where it reports one
-    /// (default); or a full re-read of the destination.
-    #[arg(long, value_enum, default_value_t = VerifyArg::Checksum)]
-    pub verify: VerifyArg,
     /// Copy modification times.
     #[arg(long)]
     pub preserve_mtime: bool,
 
-    /// Do not keep a resume journal.
-    #[arg(long)]
-    pub no_resume: bool,
-    /// Where resume journals are kept.
-    #[arg(long, env = "FERRY_STATE_DIR", value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
     /// Print a JSON report on stdout at the end.
     #[arg(long)]
     pub json: bool,
@@ -173,6 +339,37 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
         }
         _ => Err(format!("{text:?} is not KEY=VALUE")),
     }
+}
+
+/// How data moves: parallelism, parts, memory, bandwidth, retries, verification, resume.
+#[derive(Debug, Args, Clone)]
+pub struct TransferArgs {
+    /// Files copied at once.
+    #[arg(short = 'j', long, default_value_t = ferry_core::transfer::DEFAULT_CONCURRENCY, value_name = "N")]
+    pub concurrency: usize,
+    /// Part size for ranged reads and multipart writes; larger files are copied in parallel parts.
+    #[arg(long, default_value = "8M", value_parser = parse_size, value_name = "SIZE")]
+    pub part_size: u64,
+    /// Most file data buffered at once (the memory bound).
+    #[arg(long, default_value = "64M", value_parser = parse_size, value_name = "SIZE")]
+    pub buffer_memory: u64,
+
+    /// Limit the transfer rate across all files, in bytes per second (e.g. 50M).
+    #[arg(long, value_parser = parse_size, value_name = "RATE")]
+    pub bwlimit: Option<u64>,
+    /// Retries of temporary errors, with exponential backoff.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub retries: u32,
+    /// How to verify each file: its size; also the store's checksum where it reports one
+    /// (default); or a full re-read of the destination.
+    #[arg(long, value_enum, default_value_t = VerifyArg::Checksum)]
+    pub verify: VerifyArg,
+    /// Do not keep a resume journal.
+    #[arg(long)]
+    pub no_resume: bool,
+    /// Where resume journals are kept.
+    #[arg(long, env = "FERRY_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `--verify` values.

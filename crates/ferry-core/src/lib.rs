@@ -7,16 +7,19 @@
 //! * [`registry`] — scheme → backend factory; backends register themselves.
 //! * [`checksum`] — CRC32C computed while streaming, and checksums stores report.
 //! * [`transfer`] — the copy engine: parallel, verified, resumable, bounded memory.
+//! * [`relocate`] — Flink snapshot relocation: closure, layout, migrate, verify, ls.
 //! * [`memory`] — an in-memory store for tests; [`fault`] — a fault-injection layer.
 //!
 //! This crate depends on no cloud SDK; backends live in their own crates.
 
 pub mod checksum;
+pub mod checksum_hdfs;
 pub mod error;
 pub mod fault;
 pub mod location;
 pub mod memory;
 pub mod registry;
+pub mod relocate;
 pub mod storage;
 pub mod transfer;
 

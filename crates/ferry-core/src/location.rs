@@ -97,6 +97,8 @@ impl Location {
             },
             None => (None, rest),
         };
+        // Like Flink's `Path`, an empty authority is no authority: `file:///p` is `file:/p`.
+        let authority = authority.filter(|a| !a.is_empty());
         if !path.starts_with('/') {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
@@ -121,7 +123,7 @@ impl Location {
     pub fn from_parts(scheme: &str, authority: Option<&str>, path: &str) -> Location {
         Location {
             scheme: scheme.to_ascii_lowercase(),
-            authority: authority.map(str::to_string),
+            authority: authority.filter(|a| !a.is_empty()).map(str::to_string),
             path: normalize_path(&format!("/{path}")),
         }
     }
@@ -131,7 +133,8 @@ impl Location {
         &self.scheme
     }
 
-    /// The authority (`nn:8020`, a bucket), if the URI had `//`. `file:///p` has `Some("")`.
+    /// The authority (`nn:8020`, a bucket), if the URI had a non-empty one (`file:///p` has
+    /// none, as in Flink).
     pub fn authority(&self) -> Option<&str> {
         self.authority.as_deref()
     }
@@ -227,7 +230,7 @@ impl Location {
     /// The same location with another authority.
     pub fn with_authority(&self, authority: Option<&str>) -> Location {
         Location {
-            authority: authority.map(str::to_string),
+            authority: authority.filter(|a| !a.is_empty()).map(str::to_string),
             ..self.clone()
         }
     }
@@ -321,7 +324,7 @@ mod tests {
     #[test]
     fn parses_every_supported_scheme() {
         for (text, scheme, authority, path) in [
-            ("file:///data/x", "file", Some(""), "/data/x"),
+            ("file:///data/x", "file", None, "/data/x"),
             ("file:/tmp/sp", "file", None, "/tmp/sp"),
             ("/data/x", "file", None, "/data/x"),
             (
@@ -330,7 +333,7 @@ mod tests {
                 Some("nn:8020"),
                 "/flink/sp",
             ),
-            ("hdfs:///flink", "hdfs", Some(""), "/flink"),
+            ("hdfs:///flink", "hdfs", None, "/flink"),
             ("viewfs://cluster/a", "viewfs", Some("cluster"), "/a"),
             ("s3://b/k", "s3", Some("b"), "/k"),
             ("S3A://b/k/", "s3a", Some("b"), "/k"),
@@ -355,8 +358,9 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
+        assert_eq!(loc("file:///data/x").to_string(), "file:/data/x");
+        assert_eq!(loc("file:///data/x"), loc("/data/x"));
         for text in [
-            "file:///data/x",
             "file:/tmp/sp",
             "hdfs://nn:8020/flink/sp",
             "s3a://b/k/l",

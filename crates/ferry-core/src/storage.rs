@@ -350,3 +350,28 @@ pub async fn collect(mut stream: ByteStream) -> Result<Bytes> {
         }
     })
 }
+
+/// Writes a whole object so that it appears complete or not at all: directly on stores whose
+/// writes commit atomically, else under a hidden temp name and renamed into place.
+pub async fn put_atomic(storage: &dyn Storage, location: &Location, data: Bytes) -> Result<()> {
+    let caps = storage.capabilities();
+    let options = WriteOptions {
+        size_hint: Some(data.len() as u64),
+        crc32c: Some(crate::checksum::crc32c(&data)),
+    };
+    if caps.atomic_writes || !caps.atomic_rename {
+        storage.put(location, data, &options).await?;
+        return Ok(());
+    }
+    let name = location.file_name().unwrap_or("file");
+    let temp = location
+        .parent()
+        .unwrap_or_else(|| location.clone())
+        .join(&format!(".{name}.ferry-tmp"));
+    storage.put(&temp, data, &options).await?;
+    if let Err(err) = storage.rename(&temp, location).await {
+        let _ = storage.delete(&temp).await;
+        return Err(err);
+    }
+    Ok(())
+}

@@ -13,6 +13,9 @@
 //!   canonical-vs-native detection from the V4+ trailer.
 //! * [`VERSIONS`] / [`version_info`]: which Flink releases write/read each format version.
 //! * [`Metadata::summary`]: handle counts and referenced bytes.
+//! * [`InspectReport`]: everything `ferry inspect` shows (operators, distinct files inside and
+//!   outside the snapshot directory, external roots, relocatability verdict); [`flink_view`]:
+//!   the line dump ferry's Flink oracle prints, for comparing with Flink's own loader.
 //!
 //! Decoding hostile input never panics; every count and length is checked against the bytes
 //! remaining before anything is allocated, and handle nesting is limited. Errors carry a kind,
@@ -44,6 +47,7 @@ pub mod mutf8;
 mod paths;
 mod properties;
 mod read;
+mod report;
 mod summary;
 mod versions;
 mod write;
@@ -62,6 +66,10 @@ pub use paths::{
     PrefixMaps, PrefixRewriteOptions, PrefixRewriteReport, RewriteStats,
 };
 pub use properties::{inspect_properties, CheckpointPropertiesInfo, SavepointFormat, SnapshotKind};
+pub use report::{
+    flink_view, ExternalRoot, FileReport, FormatReport, InspectReport, OperatorReport, Relocation,
+    Totals, INSPECT_SCHEMA_VERSION,
+};
 pub use summary::Summary;
 pub use versions::{version_info, VersionInfo, VERSIONS};
 

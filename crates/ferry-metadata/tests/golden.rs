@@ -68,3 +68,80 @@ fn golden_fixtures_roundtrip_byte_exactly() {
         failures.join("\n")
     );
 }
+
+/// A fixture directory written by `cargo xtask fixtures`: its `manifest.json`.
+struct Fixture {
+    dir: PathBuf,
+    manifest: serde_json::Value,
+}
+
+fn fixtures() -> Vec<Fixture> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut out = Vec::new();
+    let Ok(versions) = std::fs::read_dir(&root) else {
+        return out;
+    };
+    let mut versions: Vec<PathBuf> = versions.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    versions.sort();
+    for v in versions {
+        let Ok(variants) = std::fs::read_dir(&v) else {
+            continue;
+        };
+        let mut variants: Vec<PathBuf> =
+            variants.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        variants.sort();
+        for dir in variants {
+            let Ok(text) = std::fs::read_to_string(dir.join("manifest.json")) else {
+                continue;
+            };
+            let manifest = serde_json::from_str(&text).expect("manifest.json is JSON");
+            out.push(Fixture { dir, manifest });
+        }
+    }
+    out
+}
+
+/// ferry's view of each fixture equals what Flink's own loader saw when the fixture was
+/// generated (`flink-view.txt`, written by the `ferry.Oracle` program): the same operators,
+/// the same handles, the same resolved paths and sizes.
+#[test]
+fn golden_fixtures_match_flinks_view() {
+    let all = fixtures();
+    let mut failures = Vec::new();
+    for f in &all {
+        let m = &f.manifest;
+        let rel = m["metadata"].as_str().unwrap();
+        let bytes = std::fs::read(f.dir.join(rel)).unwrap();
+        let md = ferry_metadata::decode(&bytes).unwrap();
+        assert_eq!(
+            i64::from(md.version),
+            m["format_version"].as_i64().unwrap(),
+            "{}: format version",
+            f.dir.display()
+        );
+        let exclusive = format!(
+            "{}/{}",
+            m["original_root"].as_str().unwrap(),
+            m["snapshot_dir"].as_str().unwrap()
+        );
+        let mut ours = ferry_metadata::flink_view(&md, &exclusive);
+        ours.sort();
+        let flink: Vec<String> = std::fs::read_to_string(f.dir.join("flink-view.txt"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if ours != flink {
+            let only_ours: Vec<_> = ours.iter().filter(|l| !flink.contains(l)).take(5).collect();
+            let only_flink: Vec<_> = flink.iter().filter(|l| !ours.contains(l)).take(5).collect();
+            failures.push(format!(
+                "{}: ferry and Flink disagree ({} vs {} lines)\n  only ferry: {only_ours:?}\n  only Flink: {only_flink:?}",
+                f.dir.display(),
+                ours.len(),
+                flink.len()
+            ));
+        }
+    }
+    eprintln!("golden: compared {} fixtures with Flink's view", all.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

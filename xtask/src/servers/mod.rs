@@ -16,6 +16,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::util;
 
+pub mod hdfs;
+pub mod s3;
+
 /// Where servers keep downloads (cached across runs) and their per-run state.
 pub struct Paths {
     /// `~/.cache/ferry`: downloads, virtualenvs, extracted jars.
@@ -58,7 +61,7 @@ impl Drop for Server {
 }
 
 /// Every server the tests need, in start order.
-pub const ALL: &[(&str, fn(&Paths) -> Result<Server>)] = &[];
+pub const ALL: &[(&str, fn(&Paths) -> Result<Server>)] = &[("hdfs", hdfs::start), ("s3", s3::start)];
 
 /// Starts every server; stops the ones already started if one fails.
 pub fn start_all() -> Result<Vec<Server>> {

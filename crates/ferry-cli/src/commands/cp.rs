@@ -2,17 +2,15 @@
 //! and exit code. Ctrl-C stops at once; the journal lets the same command resume.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use ferry_core::transfer::filter::Filter;
 use ferry_core::transfer::report::CopyReport;
-use ferry_core::transfer::retry::RetryPolicy;
-use ferry_core::transfer::{self, CopyOptions, VerifyMode};
+use ferry_core::transfer::{self, CopyOptions};
 
 use crate::backends;
-use crate::cli::{CpArgs, GlobalArgs, VerifyArg};
+use crate::cli::{CpArgs, GlobalArgs};
 use crate::exit;
 use crate::progress::CopyProgress;
 use crate::units::human_bytes;
@@ -58,47 +56,16 @@ pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
 }
 
 fn copy_options(args: &CpArgs) -> anyhow::Result<CopyOptions> {
-    anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
-    anyhow::ensure!(
-        args.part_size >= 64 * 1024,
-        "--part-size must be at least 64K"
-    );
     Ok(CopyOptions {
-        concurrency: args.concurrency,
-        part_size: args.part_size,
-        memory_budget: args.buffer_memory,
         update: args.update,
         size_only: args.size_only,
         overwrite: args.overwrite,
         dry_run: args.dry_run,
         filter: Filter::new(&args.include, &args.exclude)?,
-        bwlimit: args.bwlimit,
-        retry: RetryPolicy {
-            retries: args.retries,
-            ..RetryPolicy::default()
-        },
-        verify: match args.verify {
-            VerifyArg::Size => VerifyMode::Size,
-            VerifyArg::Checksum => VerifyMode::Checksum,
-            VerifyArg::Full => VerifyMode::Full,
-        },
         preserve_mtime: args.preserve_mtime,
-        journal_dir: (!args.no_resume).then(|| journal_dir(args)).flatten(),
         destination_is_dir: args.dst.ends_with('/'),
+        ..super::transfer_options(&args.transfer)?
     })
-}
-
-/// `--state-dir`/`FERRY_STATE_DIR`, else `$XDG_STATE_HOME/ferry`, else `~/.local/state/ferry`;
-/// journals go in its `journals/` folder.
-fn journal_dir(args: &CpArgs) -> Option<PathBuf> {
-    let base = args.state_dir.clone().or_else(|| {
-        std::env::var_os("XDG_STATE_HOME")
-            .map(|d| PathBuf::from(d).join("ferry"))
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/ferry"))
-            })
-    })?;
-    Some(base.join("journals"))
 }
 
 fn summary(report: &CopyReport) -> String {

@@ -110,6 +110,9 @@ pub struct CopyOptions {
     /// For a single-file source: the destination is a directory to copy into, even if it does
     /// not exist yet (the user wrote a trailing `/`).
     pub destination_is_dir: bool,
+    /// An existing destination file with the same size and CRC32C is skipped rather than a
+    /// conflict (relocation: `shared/` files are immutable and shared between snapshots).
+    pub skip_identical: bool,
 }
 
 impl Default for CopyOptions {
@@ -129,6 +132,7 @@ impl Default for CopyOptions {
             preserve_mtime: false,
             journal_dir: None,
             destination_is_dir: false,
+            skip_identical: false,
         }
     }
 }
@@ -165,37 +169,17 @@ pub(crate) struct Context {
 pub async fn copy(
     source: Endpoint,
     destination: Endpoint,
-    mut options: CopyOptions,
+    options: CopyOptions,
     observer: Arc<dyn Observer>,
 ) -> Result<CopyReport> {
     let started = Instant::now();
-    options.concurrency = options.concurrency.max(1);
-    options.part_size = options.part_size.max(64 * 1024);
-    options.memory_budget = options.memory_budget.max(options.part_size);
-
     let source_entry = match source.storage.stat(&source.location).await {
         Ok(entry) => Some(entry),
         Err(err) if err.kind() == ErrorKind::NotFound => None,
         Err(err) => return Err(err),
     };
     let job_key = format!("{}\n{}", source.location, destination.location);
-    let journal = open_journal(&options, &job_key, &source, &destination)?;
-    let mut context = Context {
-        budget: ByteBudget::new(options.memory_budget),
-        buffers: BufferPool::new(
-            options.part_size as usize,
-            (options.memory_budget / options.part_size) as usize,
-        ),
-        limiter: options.bwlimit.map(RateLimiter::new),
-        temp_tag: format!("{:08x}", journal::fnv1a64(&job_key) as u32),
-        dst_fresh: false,
-        journal,
-        observer,
-        opts: options,
-        src: source,
-        dst: destination,
-    };
-
+    let mut context = Context::new(source, destination, options, observer, &job_key)?;
     let source_exists = source_entry.is_some();
     let files = match source_entry.filter(|e| !e.is_dir()) {
         Some(file) => single_file(&context, file).await?,
@@ -205,7 +189,77 @@ pub async fn copy(
             files
         }
     };
+    run(context, files, started).await
+}
 
+/// One file of an explicit copy list (see [`copy_files`]).
+#[derive(Debug, Clone)]
+pub struct FileCopy {
+    /// The source file, as `stat` or `list` reported it.
+    pub source: Entry,
+    /// Where it goes.
+    pub target: Location,
+    /// A stable, unique name for reports and the resume journal (e.g. the target's path
+    /// relative to the destination root).
+    pub key: String,
+}
+
+/// Copies an explicit list of files, each to its own target, from one store to another.
+/// `source` and `destination` name the roots for reports; `job` names the resume journal
+/// (the same job resumes the same journal). Same guarantees as [`copy`].
+pub async fn copy_files(
+    source: Endpoint,
+    destination: Endpoint,
+    files: Vec<FileCopy>,
+    job: &str,
+    options: CopyOptions,
+    observer: Arc<dyn Observer>,
+) -> Result<CopyReport> {
+    let started = Instant::now();
+    let context = Context::new(source, destination, options, observer, job)?;
+    let files = futures::stream::iter(files.into_iter().map(|f| {
+        Ok(SourceFile {
+            rel: f.key,
+            entry: f.source,
+            target: f.target,
+        })
+    }))
+    .boxed();
+    run(context, files, started).await
+}
+
+impl Context {
+    fn new(
+        src: Endpoint,
+        dst: Endpoint,
+        mut opts: CopyOptions,
+        observer: Arc<dyn Observer>,
+        job_key: &str,
+    ) -> Result<Context> {
+        opts.concurrency = opts.concurrency.max(1);
+        opts.part_size = opts.part_size.max(64 * 1024);
+        opts.memory_budget = opts.memory_budget.max(opts.part_size);
+        let journal = open_journal(&opts, job_key, &src, &dst)?;
+        Ok(Context {
+            budget: ByteBudget::new(opts.memory_budget),
+            buffers: BufferPool::new(
+                opts.part_size as usize,
+                (opts.memory_budget / opts.part_size) as usize,
+            ),
+            limiter: opts.bwlimit.map(RateLimiter::new),
+            temp_tag: format!("{:08x}", journal::fnv1a64(job_key) as u32),
+            dst_fresh: false,
+            journal,
+            observer,
+            opts,
+            src,
+            dst,
+        })
+    }
+}
+
+/// Runs the planned-file stream to completion and builds the report.
+async fn run(context: Context, files: FileStream, started: Instant) -> Result<CopyReport> {
     let mut report = CopyReport {
         source: context.src.location.to_string(),
         destination: context.dst.location.to_string(),

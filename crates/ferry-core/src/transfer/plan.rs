@@ -41,12 +41,17 @@ impl Context {
                     if self.up_to_date(file, &existing).await? {
                         return Ok(Action::Skip(SkipReason::UpToDate));
                     }
-                } else if resumed
+                } else if (resumed || self.opts.skip_identical)
                     && existing.size == file.entry.size
                     && self.same_content(file, &existing).await?
                 {
-                    // An earlier run of this job wrote it but died before journaling it.
-                    return Ok(Action::Skip(SkipReason::AlreadyCopied));
+                    // An earlier run of this job wrote it but died before journaling it, or
+                    // (relocation) an identical immutable file is already there.
+                    return Ok(Action::Skip(if resumed {
+                        SkipReason::AlreadyCopied
+                    } else {
+                        SkipReason::UpToDate
+                    }));
                 } else if !self.opts.overwrite {
                     return Err(Error::new(
                         ErrorKind::AlreadyExists,

@@ -1,0 +1,160 @@
+//! `ferry migrate SRC DST`: the mission's main job — move a snapshot, rewrite its paths,
+//! verify it, and print the `flink run -s` that restores from the new place.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use ferry_core::relocate::migrate::{self, MigrateOptions, MigrateReport};
+use ferry_core::relocate::snapshot;
+use ferry_core::Location;
+
+use crate::backends;
+use crate::cli::{GlobalArgs, MigrateArgs};
+use crate::exit;
+use crate::progress::CopyProgress;
+use crate::units::human_bytes;
+
+/// Runs `ferry migrate`.
+pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
+    let registry = backends::registry();
+    let src_options = args.backend.side(true);
+    let mut source = backends::endpoint(&registry, &args.src, &src_options)
+        .await
+        .with_context(|| format!("source {}", args.src))?;
+    if args.latest {
+        let newest = snapshot::latest(source.storage.as_ref(), &source.location).await?;
+        if !global.quiet {
+            eprintln!("newest complete snapshot: {}", newest.location);
+        }
+        source.location = newest.location;
+    }
+    let destination = backends::endpoint(&registry, &args.dst, &args.backend.side(false))
+        .await
+        .with_context(|| format!("destination {}", args.dst))?;
+    let options = MigrateOptions {
+        copy: ferry_core::transfer::CopyOptions {
+            dry_run: args.dry_run,
+            ..super::transfer_options(&args.transfer)?
+        },
+        external_root: args
+            .external_root
+            .as_deref()
+            .map(Location::parse)
+            .transpose()
+            .context("--external-root")?,
+        scheme: args.scheme.clone(),
+        referenced_only: args.referenced_only,
+        force: args.force,
+        keep_inline_names: args.keep_inline_names,
+    };
+    let progress = Arc::new(CopyProgress::new(
+        !global.quiet && !args.json,
+        false,
+        global.verbose > 0,
+    ));
+    let run = migrate::migrate(
+        &registry,
+        source,
+        &src_options,
+        destination,
+        options,
+        progress.clone(),
+    );
+    let report = tokio::select! {
+        report = run => report?,
+        _ = tokio::signal::ctrl_c() => {
+            progress.finish();
+            eprintln!("ferry: interrupted; the destination has no _metadata; run the same command again to resume");
+            return Ok(exit::INTERRUPTED);
+        }
+    };
+    progress.finish();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else if !global.quiet || !report.complete {
+        print_human(&mut out, &report, global.verbose > 0)?;
+    }
+    Ok(if report.complete || report.dry_run {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    })
+}
+
+fn print_human(out: &mut impl Write, report: &MigrateReport, verbose: bool) -> std::io::Result<()> {
+    let plan = &report.plan;
+    writeln!(
+        out,
+        "snapshot    {} (format v{}, checkpoint {})",
+        plan.source, plan.format_version, plan.checkpoint_id
+    )?;
+    writeln!(out, "destination {}", plan.destination)?;
+    let referenced = plan.files.iter().filter(|f| f.referenced).count();
+    writeln!(
+        out,
+        "files       {} ({}): {referenced} referenced, {} unreferenced in the snapshot directory",
+        plan.files.len(),
+        human_bytes(plan.bytes),
+        plan.unreferenced.len()
+    )?;
+    for root in &plan.external_roots {
+        writeln!(
+            out,
+            "external    {} -> {} ({} files)",
+            root.from, root.to, root.count
+        )?;
+    }
+    for rewrite in &plan.rewrites {
+        writeln!(
+            out,
+            "rewrite     {} -> {} ({} fields)",
+            rewrite.from, rewrite.to, rewrite.count
+        )?;
+    }
+    if report.dry_run || verbose {
+        for file in &plan.files {
+            writeln!(
+                out,
+                "  {:>10}  {} -> {}",
+                human_bytes(file.size),
+                file.from,
+                file.to
+            )?;
+        }
+    }
+    if report.dry_run {
+        writeln!(out, "dry run: nothing written")?;
+        return Ok(());
+    }
+    if let Some(copy) = &report.copy {
+        writeln!(
+            out,
+            "copied      {} files ({}), {} already there, {} failed, in {:.1}s",
+            copy.files_copied,
+            human_bytes(copy.bytes_copied),
+            copy.files_skipped,
+            copy.files_failed,
+            copy.duration_seconds
+        )?;
+        for failure in &copy.failures {
+            writeln!(out, "failed      {}: {}", failure.path, failure.error)?;
+        }
+    }
+    for problem in &report.problems {
+        writeln!(out, "problem     {problem}")?;
+    }
+    if report.complete {
+        writeln!(
+            out,
+            "verified    _metadata written last and read back; all {} referenced files present",
+            report.verified_files
+        )?;
+        writeln!(out, "restore with:\n  {}", plan.restore_command)?;
+    } else {
+        writeln!(out, "INCOMPLETE: the destination has no _metadata")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! `ferry verify SNAPSHOT [--deep] [--json]`: is the snapshot complete where it lies?
+
+use std::io::Write;
+
+use ferry_core::relocate::verify;
+
+use crate::backends;
+use crate::cli::{GlobalArgs, VerifyArgs};
+use crate::exit;
+use crate::units::human_bytes;
+
+/// Runs `ferry verify`.
+pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
+    let registry = backends::registry();
+    let options = args.backend.side(true);
+    let snapshot = backends::endpoint(&registry, &args.snapshot, &options).await?;
+    let report = verify::verify(
+        &registry,
+        &options,
+        snapshot.storage,
+        &snapshot.location,
+        args.deep,
+    )
+    .await?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        value["ok"] = report.ok().into();
+        serde_json::to_writer_pretty(&mut out, &value)?;
+        writeln!(out)?;
+    } else if !global.quiet {
+        writeln!(
+            out,
+            "snapshot {} (format v{}, checkpoint {})",
+            report.snapshot, report.format_version, report.checkpoint_id
+        )?;
+        writeln!(
+            out,
+            "{} referenced files, {}{}",
+            report.files,
+            human_bytes(report.bytes),
+            if args.deep {
+                format!(", {} read to the end", report.deep_checked)
+            } else {
+                String::new()
+            }
+        )?;
+        for warning in &report.warnings {
+            writeln!(out, "warning: {warning}")?;
+        }
+        for problem in &report.problems {
+            writeln!(
+                out,
+                "problem: {}: {} ({})",
+                problem.path, problem.problem, problem.referenced_by
+            )?;
+        }
+        writeln!(
+            out,
+            "{}",
+            if report.ok() {
+                "ok: every referenced file is present with its recorded size"
+            } else {
+                "NOT RESTORABLE: fix the problems above"
+            }
+        )?;
+    }
+    Ok(if report.ok() { exit::OK } else { exit::PARTIAL })
+}

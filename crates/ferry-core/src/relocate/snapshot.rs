@@ -1,0 +1,202 @@
+//! Opening a snapshot and listing the snapshots under a root.
+//!
+//! A snapshot is a directory holding `_metadata` (Flink writes it last, so a directory without
+//! it is incomplete). Users may name the directory, a `chk-N` directory, or the `_metadata`
+//! file itself.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use ferry_metadata::Metadata;
+use futures::TryStreamExt;
+use serde::Serialize;
+
+use super::{metadata_error, METADATA_FILE};
+use crate::error::{Error, ErrorKind, Result};
+use crate::location::Location;
+use crate::storage::{read_to_bytes, Storage};
+
+/// A decoded snapshot.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The snapshot directory (Flink's "exclusive directory").
+    pub dir: Location,
+    /// Its `_metadata`.
+    pub metadata_location: Location,
+    /// The raw `_metadata` bytes.
+    pub raw: Bytes,
+    /// The decoded metadata.
+    pub metadata: Metadata,
+}
+
+/// Where the snapshot directory and `_metadata` are for what the user named.
+pub async fn locate(storage: &dyn Storage, named: &Location) -> Result<(Location, Location)> {
+    if named.file_name() == Some(METADATA_FILE) {
+        let dir = named.parent().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("{named} has no parent directory"),
+            )
+        })?;
+        return Ok((dir, named.clone()));
+    }
+    let metadata = named.join(METADATA_FILE);
+    match storage.stat(&metadata).await {
+        Ok(_) => Ok((named.clone(), metadata)),
+        Err(err) if err.kind() == ErrorKind::NotFound => {
+            let what = match storage.stat(named).await {
+                Ok(_) => {
+                    "has no _metadata: it is not a snapshot, or an incomplete one \
+                          (Flink writes _metadata last)"
+                }
+                Err(_) => "does not exist",
+            };
+            Err(Error::new(
+                ErrorKind::NotFound,
+                format!("snapshot {named} {what}"),
+            ))
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Opens and decodes the snapshot the user named.
+pub async fn open(storage: &dyn Storage, named: &Location) -> Result<Snapshot> {
+    let (dir, metadata_location) = locate(storage, named).await?;
+    let raw = read_to_bytes(storage, &metadata_location, None).await?;
+    let metadata = Metadata::from_bytes(&raw).map_err(|e| metadata_error(&metadata_location, e))?;
+    Ok(Snapshot {
+        dir,
+        metadata_location,
+        raw,
+        metadata,
+    })
+}
+
+/// One snapshot found under a root, as `ferry ls` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotInfo {
+    /// The snapshot directory.
+    pub location: Location,
+    /// The checkpoint id (from `_metadata`, else from a `chk-N` name).
+    pub id: Option<i64>,
+    /// `savepoint` or `checkpoint`.
+    pub kind: &'static str,
+    /// Whether `_metadata` is present (and decodes).
+    pub complete: bool,
+    /// Bytes of the files inside the directory.
+    pub size: u64,
+    /// Files inside the directory.
+    pub files: u64,
+    /// When `_metadata` (or, if incomplete, the newest file) was written.
+    #[serde(serialize_with = "serialize_time")]
+    pub modified: Option<SystemTime>,
+    /// Why a directory with `_metadata` is not usable, if it is not.
+    pub problem: Option<String>,
+}
+
+fn serialize_time<S: serde::Serializer>(
+    time: &Option<SystemTime>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match time.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()) {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Whether a directory name is a snapshot directory Flink creates.
+fn snapshot_kind(name: &str) -> Option<&'static str> {
+    if name.starts_with("savepoint-") {
+        Some("savepoint")
+    } else if name
+        .strip_prefix("chk-")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    {
+        Some("checkpoint")
+    } else {
+        None
+    }
+}
+
+/// Lists the snapshots under `root` (a savepoint directory, a checkpoint base, a job directory,
+/// or a snapshot itself), oldest first.
+pub async fn list(storage: &dyn Storage, root: &Location) -> Result<Vec<SnapshotInfo>> {
+    let mut found: BTreeMap<Location, SnapshotInfo> = BTreeMap::new();
+    let mut listing = storage.list(root);
+    let root_kind = root.file_name().and_then(snapshot_kind);
+    while let Some(entry) = listing.try_next().await? {
+        let Some(rel) = entry.location.strip_prefix(root) else {
+            continue;
+        };
+        let segments: Vec<&str> = rel.split('/').collect();
+        // The snapshot directory is the first chk-N / savepoint-* segment (or the root itself).
+        let (dir, kind, inner) = match root_kind {
+            Some(kind) => (root.clone(), kind, segments.as_slice()),
+            None => match segments.iter().position(|s| snapshot_kind(s).is_some()) {
+                Some(i) if i + 1 < segments.len() => (
+                    root.join(&segments[..=i].join("/")),
+                    snapshot_kind(segments[i]).unwrap_or("checkpoint"),
+                    &segments[i + 1..],
+                ),
+                _ => continue,
+            },
+        };
+        let info = found.entry(dir.clone()).or_insert_with(|| SnapshotInfo {
+            id: dir
+                .file_name()
+                .and_then(|n| n.strip_prefix("chk-"))
+                .and_then(|n| n.parse().ok()),
+            location: dir,
+            kind,
+            complete: false,
+            size: 0,
+            files: 0,
+            modified: None,
+            problem: None,
+        });
+        info.size += entry.size;
+        info.files += 1;
+        if inner == [METADATA_FILE] {
+            info.complete = true;
+            info.modified = entry.modified;
+        } else if !info.complete {
+            info.modified = info.modified.max(entry.modified);
+        }
+    }
+    let mut snapshots: Vec<SnapshotInfo> = found.into_values().collect();
+    for info in snapshots.iter_mut().filter(|i| i.complete) {
+        match open(storage, &info.location).await {
+            Ok(snapshot) => {
+                info.id = Some(snapshot.metadata.checkpoint_id);
+                if let Some(props) = snapshot.metadata.properties() {
+                    if matches!(props.kind, Some(ferry_metadata::SnapshotKind::Savepoint)) {
+                        info.kind = "savepoint";
+                    }
+                }
+            }
+            Err(err) => {
+                info.complete = false;
+                info.problem = Some(err.to_string());
+            }
+        }
+    }
+    snapshots.sort_by(|a, b| (a.modified, a.id).cmp(&(b.modified, b.id)));
+    Ok(snapshots)
+}
+
+/// The newest complete snapshot under `root`.
+pub async fn latest(storage: &dyn Storage, root: &Location) -> Result<SnapshotInfo> {
+    list(storage, root)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|s| s.complete)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("no complete snapshot under {root}"),
+            )
+        })
+}

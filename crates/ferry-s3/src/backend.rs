@@ -1,0 +1,395 @@
+//! `S3Storage`, the [`Storage`] of one S3 endpoint with one set of credentials, and the
+//! factory that opens it for `s3://`, `s3a://`, `s3n://` and `s3p://` locations.
+//!
+//! One store serves every bucket of its endpoint (the location's authority is the bucket), so
+//! two locations on the same endpoint with the same credentials share an identity, and copies
+//! between them — across buckets too — run server-side. Listings yield locations with the
+//! scheme of the listed prefix, so the user's spelling (`s3a`, `s3p`, …) is kept.
+//!
+//! Object stores have no directories: `stat` of a key prefix with objects below it is a
+//! `Directory` entry, listing is recursive by prefix, and directory-marker objects (keys ending
+//! in `/`) are skipped.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use ferry_core::checksum::{crc32c, Checksum, ChecksumKind};
+use ferry_core::registry::{BackendFactory, BackendOptions, Registry};
+use ferry_core::storage::{
+    ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter,
+    Storage, WriteOptions, WriteReceipt,
+};
+use ferry_core::{Error, ErrorKind, Location, Result};
+use futures::{StreamExt, TryStreamExt};
+
+use crate::config::S3Settings;
+use crate::core::{bucket_key, S3Core};
+use crate::writer::{S3Upload, S3Writer};
+
+/// S3's multipart limits.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// The largest part (and the largest single PUT).
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Most parts per upload.
+pub const MAX_PARTS: u32 = 10_000;
+
+/// One S3 endpoint with one set of credentials.
+#[derive(Debug)]
+pub struct S3Storage {
+    pub(crate) core: Arc<S3Core>,
+    pub(crate) settings: S3Settings,
+    identity: String,
+    capabilities: Capabilities,
+}
+
+impl S3Storage {
+    /// Opens the store described by `options` (see the crate docs for the keys). Resolves the
+    /// credentials at once: missing or unusable ones are a `ConfigInvalid` error here.
+    pub async fn open(options: &BackendOptions) -> Result<S3Storage> {
+        let settings = S3Settings::from_options(options)?;
+        let (core, access_key) = S3Core::connect(&settings).await?;
+        let identity = format!(
+            "s3|{}|{}",
+            core.endpoint_label,
+            access_key.as_deref().unwrap_or("anonymous")
+        );
+        Ok(S3Storage {
+            core: Arc::new(core),
+            settings,
+            identity,
+            capabilities: Capabilities {
+                ranged_reads: true,
+                parallel_part_writes: true,
+                resumable_multipart: true,
+                server_side_copy: true,
+                atomic_rename: false,
+                atomic_writes: true,
+                directories: false,
+                set_modified: false,
+                native_checksums: vec![ChecksumKind::Crc32c],
+                min_part_size: MIN_PART_SIZE,
+                max_part_size: MAX_PART_SIZE,
+                max_parts: MAX_PARTS,
+            },
+        })
+    }
+
+    /// The endpoint as shown in messages (`http://127.0.0.1:8333`, `AWS S3 (us-east-1)`).
+    pub fn endpoint(&self) -> &str {
+        &self.core.endpoint_label
+    }
+
+    /// Multipart uploads in progress at or below `prefix`: (location, upload id). A failed or
+    /// interrupted copy should leave none; this is how tests and users check.
+    pub async fn pending_uploads(&self, prefix: &Location) -> Result<Vec<(Location, String)>> {
+        let uploads = self.core.s3_list_uploads(prefix, prefix.key()).await?;
+        Ok(uploads
+            .into_iter()
+            .map(|(key, id)| (prefix.with_path(&key), id))
+            .collect())
+    }
+
+    /// Aborts every multipart upload at or below `prefix`; returns how many.
+    pub async fn abort_uploads(&self, prefix: &Location) -> Result<usize> {
+        let uploads = self.pending_uploads(prefix).await?;
+        for (location, id) in &uploads {
+            self.core.s3_abort(location, id).await?;
+        }
+        Ok(uploads.len())
+    }
+
+    /// Deletes every object below `prefix` with batched DeleteObjects requests (1000 keys
+    /// each); returns how many.
+    pub async fn delete_prefix(&self, prefix: &Location) -> Result<u64> {
+        let mut listing = self.list(prefix).chunks(1000);
+        let mut deleted = 0;
+        while let Some(page) = listing.next().await {
+            let keys = page
+                .into_iter()
+                .map(|entry| entry.map(|e| e.location.key().to_string()))
+                .collect::<Result<Vec<_>>>()?;
+            deleted += keys.len() as u64;
+            self.core.s3_delete_batch(prefix, keys).await?;
+        }
+        Ok(deleted)
+    }
+}
+
+/// The key prefix that lists below `location` (`dir/` for `s3://b/dir`, `""` at the root).
+fn list_prefix(location: &Location) -> String {
+    match location.key() {
+        "" => String::new(),
+        key => format!("{key}/"),
+    }
+}
+
+/// Whether an S3 key maps onto a location and back unchanged (no `//`, `.`/`..` segments or a
+/// leading `/`, which ferry's normalised paths cannot express).
+fn representable(key: &str) -> bool {
+    !key.starts_with('/')
+        && !key.contains("//")
+        && key.split('/').all(|segment| segment != "." && segment != "..")
+}
+
+#[async_trait]
+impl Storage for S3Storage {
+    fn name(&self) -> &'static str {
+        "s3"
+    }
+
+    fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    async fn stat(&self, location: &Location) -> Result<Entry> {
+        let directory = |location: &Location| Entry {
+            location: location.clone(),
+            kind: EntryKind::Directory,
+            size: 0,
+            modified: None,
+            checksum: None,
+        };
+        let not_found = |what: &str| {
+            Error::new(ErrorKind::NotFound, what.to_string())
+                .with_operation("stat")
+                .with_context("path", location)
+                .with_context("backend", "s3")
+        };
+        if location.is_root() {
+            return if self.core.s3_head_bucket(location).await? {
+                Ok(directory(location))
+            } else {
+                let (bucket, _) = bucket_key(location)?;
+                Err(not_found(&format!(
+                    "no such bucket {bucket} at {}",
+                    self.core.endpoint_label
+                )))
+            };
+        }
+        if let Some(info) = self.core.s3_head(location).await? {
+            return Ok(Entry {
+                location: location.clone(),
+                kind: EntryKind::File,
+                size: info.size,
+                modified: info.modified,
+                checksum: info.crc32c.map(Checksum::Crc32c),
+            });
+        }
+        let (page, _) = self
+            .core
+            .s3_list_page(location, &list_prefix(location), None, Some(1))
+            .await?;
+        if page.is_empty() {
+            Err(not_found("no such object or prefix"))
+        } else {
+            Ok(directory(location))
+        }
+    }
+
+    fn list(&self, prefix: &Location) -> ListStream {
+        enum Page {
+            First,
+            Next(String),
+        }
+        let core = self.core.clone();
+        let root = prefix.clone();
+        let key_prefix = list_prefix(prefix);
+        futures::stream::try_unfold(Some(Page::First), move |state| {
+            let (core, root, key_prefix) = (core.clone(), root.clone(), key_prefix.clone());
+            async move {
+                let token = match state {
+                    None => return Ok(None),
+                    Some(Page::First) => None,
+                    Some(Page::Next(token)) => Some(token),
+                };
+                let (objects, next) = core.s3_list_page(&root, &key_prefix, token, None).await?;
+                let mut entries = Vec::with_capacity(objects.len());
+                for object in objects {
+                    if object.key.ends_with('/') {
+                        continue; // a directory marker, not data
+                    }
+                    if !representable(&object.key) {
+                        return Err(Error::new(
+                            ErrorKind::InvalidInput,
+                            format!(
+                                "object key {:?} has empty, '.' or '..' path segments, which ferry cannot copy faithfully",
+                                object.key
+                            ),
+                        )
+                        .with_operation("list")
+                        .with_context("path", &root));
+                    }
+                    entries.push(Ok(Entry {
+                        location: root.with_path(&object.key),
+                        kind: EntryKind::File,
+                        size: object.size,
+                        modified: object.modified,
+                        checksum: None,
+                    }));
+                }
+                Ok(Some((
+                    futures::stream::iter(entries),
+                    next.map(Page::Next),
+                )))
+            }
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream> {
+        crate::reader::read(self, location, range).await
+    }
+
+    async fn read_into(
+        &self,
+        location: &Location,
+        offset: u64,
+        buffer: Vec<u8>,
+    ) -> Result<(Vec<u8>, usize)> {
+        crate::reader::read_into(self, location, offset, buffer).await
+    }
+
+    async fn write(
+        &self,
+        location: &Location,
+        options: &WriteOptions,
+    ) -> Result<Box<dyn ObjectWriter>> {
+        bucket_key(location)?;
+        Ok(Box::new(S3Writer::new(
+            self.core.clone(),
+            location.clone(),
+            options.size_hint,
+        )))
+    }
+
+    async fn put(
+        &self,
+        location: &Location,
+        data: Bytes,
+        options: &WriteOptions,
+    ) -> Result<WriteReceipt> {
+        crate::writer::put(&self.core, location, data, options.crc32c).await
+    }
+
+    async fn start_multipart(
+        &self,
+        location: &Location,
+        _options: &WriteOptions,
+    ) -> Result<Arc<dyn MultipartUpload>> {
+        let upload_id = self.core.s3_create_multipart(location).await?;
+        Ok(Arc::new(S3Upload::new(
+            self.core.clone(),
+            location.clone(),
+            upload_id,
+            Vec::new(),
+        )))
+    }
+
+    async fn resume_multipart(
+        &self,
+        location: &Location,
+        token: &str,
+        _options: &WriteOptions,
+    ) -> Result<Arc<dyn MultipartUpload>> {
+        // ListParts proves the upload still exists for this key, and gives the CRC32C of each
+        // part already written, so the whole object's checksum can still be sent at completion.
+        let parts = self.core.s3_list_parts(location, token).await?;
+        Ok(Arc::new(S3Upload::new(
+            self.core.clone(),
+            location.clone(),
+            token.to_string(),
+            parts,
+        )))
+    }
+
+    async fn delete(&self, location: &Location) -> Result<()> {
+        if location.is_root() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{location} is a bucket, not an object"),
+            ));
+        }
+        self.core.s3_delete(location).await
+    }
+
+    async fn copy(&self, from: &Location, to: &Location) -> Result<WriteReceipt> {
+        crate::copy::copy(self, from, to).await
+    }
+
+    async fn checksum(&self, location: &Location, kind: ChecksumKind) -> Result<Option<Checksum>> {
+        if kind != ChecksumKind::Crc32c {
+            return Ok(None);
+        }
+        match self.core.s3_head(location).await? {
+            Some(info) => Ok(info.crc32c.map(Checksum::Crc32c)),
+            None => Err(Error::new(ErrorKind::NotFound, "no such object")
+                .with_operation("checksum")
+                .with_context("path", location)),
+        }
+    }
+}
+
+/// Opens [`S3Storage`]s for the S3 schemes.
+#[derive(Debug, Default)]
+pub struct S3Factory;
+
+#[async_trait]
+impl BackendFactory for S3Factory {
+    fn name(&self) -> &'static str {
+        "s3"
+    }
+
+    fn schemes(&self) -> &'static [&'static str] {
+        &["s3", "s3a", "s3n", "s3p"]
+    }
+
+    /// One store per endpoint and settings, whatever the bucket: the registry already keys
+    /// its cache by the options, so the key itself is empty.
+    fn store_key(&self, _: &Location, _: &BackendOptions) -> String {
+        String::new()
+    }
+
+    async fn open(&self, location: &Location, options: &BackendOptions) -> Result<Arc<dyn Storage>> {
+        bucket_key(location)?;
+        Ok(Arc::new(S3Storage::open(options).await?))
+    }
+}
+
+/// Registers the `s3`, `s3a`, `s3n` and `s3p` schemes.
+pub fn register(registry: &mut Registry) {
+    registry.register(Arc::new(S3Factory));
+}
+
+/// The CRC32C of data the engine did not checksum (it always does today).
+pub(crate) fn crc_or_compute(crc: Option<u32>, data: &[u8]) -> u32 {
+    crc.unwrap_or_else(|| crc32c(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_that_locations_cannot_express_are_detected() {
+        assert!(representable("a/b c/ü+x"));
+        assert!(!representable("a//b"));
+        assert!(!representable("/a"));
+        assert!(!representable("a/./b"));
+        assert!(!representable("a/../b"));
+    }
+
+    #[test]
+    fn list_prefixes_end_on_a_segment() {
+        let at = |t: &str| Location::parse(t).unwrap();
+        assert_eq!(list_prefix(&at("s3a://b/dir")), "dir/");
+        assert_eq!(list_prefix(&at("s3a://b/")), "");
+        assert_eq!(list_prefix(&at("s3a://b")), "");
+    }
+}

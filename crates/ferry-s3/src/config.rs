@@ -1,0 +1,279 @@
+//! The settings of one S3 store, from `BackendOptions` (`-o`, `--src-option`, `--dst-option`)
+//! and a Flink configuration directory, and what they resolve to.
+//!
+//! Precedence, highest first: per-side options, shared `-o` options (the CLI merges those two),
+//! the Flink configuration (`s3.endpoint`, `s3.path.style.access`, `s3.access-key`,
+//! `s3.secret-key`, `s3.region`), then the AWS SDK's standard chain (environment, shared
+//! profile, web identity, container and instance metadata). Secrets are kept out of `Debug`.
+
+use std::path::PathBuf;
+
+use ferry_core::{BackendOptions, Error, ErrorKind, Result};
+
+use crate::flink_conf;
+
+/// Default size above which a server-side copy uses parallel `UploadPartCopy` requests.
+pub const DEFAULT_COPY_THRESHOLD: u64 = 64 * 1024 * 1024;
+/// Default part size of a parallel server-side copy.
+pub const DEFAULT_COPY_PART_SIZE: u64 = 32 * 1024 * 1024;
+/// Default number of `UploadPartCopy` requests in flight per object.
+pub const DEFAULT_COPY_CONCURRENCY: usize = 8;
+/// The largest object `CopyObject` copies in one request (S3's limit).
+pub const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
+
+/// The option keys this backend reads (everything else is for other backends).
+pub const KEYS: &[&str] = &[
+    "endpoint",
+    "region",
+    "profile",
+    "path_style",
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+    "anonymous",
+    "ca_bundle",
+    "copy_threshold",
+    "copy_part_size",
+    "copy_concurrency",
+    "flink_conf_dir",
+];
+
+/// A secret string: never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// What the user configured for one S3 store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    /// Custom endpoint URL (S3-compatible stores); `None` means AWS (or `AWS_ENDPOINT_URL`).
+    pub endpoint: Option<String>,
+    /// Region; `None` means the SDK chain (`AWS_REGION`, profile), else `us-east-1`.
+    pub region: Option<String>,
+    /// Shared-config profile; `None` means `AWS_PROFILE` or `default`.
+    pub profile: Option<String>,
+    /// Path-style addressing; `None` means "yes for IP or localhost endpoints".
+    pub path_style: Option<bool>,
+    /// Static access key id.
+    pub access_key_id: Option<String>,
+    /// Static secret access key.
+    pub secret_access_key: Option<Secret>,
+    /// Static session token.
+    pub session_token: Option<Secret>,
+    /// Send unsigned requests (public buckets).
+    pub anonymous: bool,
+    /// Extra trusted CA certificates (PEM) for https endpoints; default `AWS_CA_BUNDLE`.
+    pub ca_bundle: Option<PathBuf>,
+    /// Server-side copies above this size use parallel `UploadPartCopy`.
+    pub copy_threshold: u64,
+    /// Part size of parallel server-side copies.
+    pub copy_part_size: u64,
+    /// `UploadPartCopy` requests in flight per object.
+    pub copy_concurrency: usize,
+}
+
+impl S3Settings {
+    /// Reads the settings from backend options (and the Flink configuration they name).
+    pub fn from_options(options: &BackendOptions) -> Result<S3Settings> {
+        let mut settings = S3Settings {
+            copy_threshold: DEFAULT_COPY_THRESHOLD,
+            copy_part_size: DEFAULT_COPY_PART_SIZE,
+            copy_concurrency: DEFAULT_COPY_CONCURRENCY,
+            ..S3Settings::default()
+        };
+        if let Some(dir) = options.get("flink_conf_dir") {
+            let flink = flink_conf::read(std::path::Path::new(dir))?;
+            let get = |keys: &[&str]| keys.iter().find_map(|k| flink.get(*k).cloned());
+            settings.endpoint = get(&["s3.endpoint", "fs.s3a.endpoint"]);
+            settings.region = get(&["s3.region", "s3.endpoint.region", "fs.s3a.endpoint.region"]);
+            if let Some(v) = get(&["s3.path.style.access", "fs.s3a.path.style.access"]) {
+                settings.path_style = Some(parse_bool("s3.path.style.access", &v)?);
+            }
+            settings.access_key_id = get(&["s3.access-key", "s3.access.key", "fs.s3a.access.key"]);
+            settings.secret_access_key =
+                get(&["s3.secret-key", "s3.secret.key", "fs.s3a.secret.key"]).map(Secret);
+        }
+        let opt = |key: &str| options.get(key).map(str::to_string);
+        if let Some(v) = opt("endpoint") {
+            settings.endpoint = Some(v);
+        }
+        if let Some(v) = opt("region") {
+            settings.region = Some(v);
+        }
+        if let Some(v) = opt("profile") {
+            settings.profile = Some(v);
+        }
+        if let Some(v) = opt("path_style") {
+            settings.path_style = Some(parse_bool("path_style", &v)?);
+        }
+        if let Some(v) = opt("access_key_id") {
+            settings.access_key_id = Some(v);
+        }
+        if let Some(v) = opt("secret_access_key") {
+            settings.secret_access_key = Some(Secret(v));
+        }
+        if let Some(v) = opt("session_token") {
+            settings.session_token = Some(Secret(v));
+        }
+        if let Some(v) = opt("anonymous") {
+            settings.anonymous = parse_bool("anonymous", &v)?;
+        }
+        if let Some(v) = opt("ca_bundle") {
+            settings.ca_bundle = Some(PathBuf::from(v));
+        }
+        if let Some(v) = opt("copy_threshold") {
+            settings.copy_threshold = parse_size("copy_threshold", &v)?;
+        }
+        if let Some(v) = opt("copy_part_size") {
+            settings.copy_part_size = parse_size("copy_part_size", &v)?;
+            if !(5 << 20..=5 << 30).contains(&settings.copy_part_size) {
+                return Err(invalid("copy_part_size must be between 5M and 5G"));
+            }
+        }
+        if let Some(v) = opt("copy_concurrency") {
+            settings.copy_concurrency = v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid("copy_concurrency must be a positive number"))?;
+        }
+        settings.endpoint = settings.endpoint.map(|e| normalize_endpoint(&e));
+        if settings.access_key_id.is_some() != settings.secret_access_key.is_some() {
+            return Err(invalid(
+                "access_key_id and secret_access_key (s3.access-key and s3.secret-key) go together: set both or neither",
+            ));
+        }
+        Ok(settings)
+    }
+
+    /// Whether requests use path-style addressing (`http://host/bucket/key`).
+    pub fn path_style(&self) -> bool {
+        self.path_style.unwrap_or_else(|| {
+            self.endpoint
+                .as_deref()
+                .and_then(endpoint_host)
+                .is_some_and(|host| {
+                    host == "localhost"
+                        || host.parse::<std::net::IpAddr>().is_ok()
+                        || host.starts_with('[')
+                })
+        })
+    }
+
+    /// Whether the endpoint is plain http (then no TLS settings are consulted).
+    pub fn is_plain_http(&self) -> bool {
+        self.endpoint
+            .as_deref()
+            .is_some_and(|e| e.to_ascii_lowercase().starts_with("http://"))
+    }
+}
+
+fn invalid(message: &str) -> Error {
+    Error::new(ErrorKind::ConfigInvalid, format!("S3 option: {message}"))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" => Ok(true),
+        "false" | "no" | "0" | "off" => Ok(false),
+        _ => Err(invalid(&format!("{key} must be true or false, not {value:?}"))),
+    }
+}
+
+/// Parses `64M`, `1G`, `1048576` (binary units).
+fn parse_size(key: &str, value: &str) -> Result<u64> {
+    let v = value.trim();
+    let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let shift = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(invalid(&format!("{key}: bad size {value:?} (e.g. 64M)"))),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| invalid(&format!("{key}: bad size {value:?} (e.g. 64M)")))
+}
+
+/// Adds `https://` to an endpoint given without a scheme (Hadoop's `fs.s3a.endpoint` style).
+fn normalize_endpoint(endpoint: &str) -> String {
+    let e = endpoint.trim().trim_end_matches('/');
+    if e.contains("://") {
+        e.to_string()
+    } else {
+        format!("https://{e}")
+    }
+}
+
+/// The host of an endpoint URL.
+fn endpoint_host(endpoint: &str) -> Option<&str> {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if authority.starts_with('[') {
+        return authority.split_once(']').map(|(h, _)| &authority[..h.len() + 1]);
+    }
+    Some(authority.split(':').next().unwrap_or(authority))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_override_flink_conf() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.yaml"),
+            "s3:\n  endpoint: 127.0.0.1:9000\n  access-key: AK\n  secret-key: SK\n  region: r1\n",
+        )
+        .unwrap();
+        let options = BackendOptions::new()
+            .with("flink_conf_dir", dir.path().display().to_string())
+            .with("region", "r2");
+        let s = S3Settings::from_options(&options).unwrap();
+        assert_eq!(s.endpoint.as_deref(), Some("https://127.0.0.1:9000"));
+        assert_eq!(s.region.as_deref(), Some("r2"));
+        assert_eq!(s.access_key_id.as_deref(), Some("AK"));
+        assert!(s.path_style(), "IP endpoints default to path style");
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("SK"), "{debug}");
+    }
+
+    #[test]
+    fn bad_values_are_config_errors() {
+        let bad = BackendOptions::new().with("path_style", "maybe");
+        assert_eq!(
+            S3Settings::from_options(&bad).unwrap_err().kind(),
+            ErrorKind::ConfigInvalid
+        );
+        let half = BackendOptions::new().with("access_key_id", "AK");
+        assert!(S3Settings::from_options(&half).is_err());
+        let sizes = BackendOptions::new()
+            .with("copy_threshold", "1G")
+            .with("copy_part_size", "16MiB");
+        let s = S3Settings::from_options(&sizes).unwrap();
+        assert_eq!((s.copy_threshold, s.copy_part_size), (1 << 30, 16 << 20));
+    }
+
+    #[test]
+    fn path_style_defaults() {
+        let s = |e: &str| S3Settings {
+            endpoint: Some(e.into()),
+            ..S3Settings::default()
+        };
+        assert!(s("http://localhost:9000").path_style());
+        assert!(s("http://[::1]:9000").path_style());
+        assert!(!s("https://s3.eu-west-1.amazonaws.com").path_style());
+        assert!(!S3Settings::default().path_style());
+    }
+}

