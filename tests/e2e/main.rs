@@ -9,3 +9,7 @@ mod cp_basic;
 mod cp_errors;
 mod cp_integrity;
 mod cp_resume;
+mod inspect;
+mod flink_restore;
+mod cp_s3;
+mod migrate;

@@ -98,3 +98,52 @@ pub fn json_report(stdout: &[u8]) -> serde_json::Value {
         )
     })
 }
+
+/// The committed real-Flink fixture `flink-<version>/<variant>`.
+pub fn fixture_dir(version: &str, variant: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ferry-metadata/tests/fixtures")
+        .join(format!("flink-{version}"))
+        .join(variant)
+}
+
+/// Copies a fixture under `into` and rewrites the absolute paths of its `_metadata` files
+/// from the machine that generated it to `into`, as if Flink had written it there. Returns the
+/// snapshot directory and the fixture's manifest.
+pub fn place_fixture(version: &str, variant: &str, into: &Path) -> (PathBuf, serde_json::Value) {
+    let dir = fixture_dir(version, variant);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let original = manifest["original_root"].as_str().unwrap().to_string();
+    let new_root = format!("file:{}", into.display());
+    for (rel, content) in read_tree(&dir) {
+        let target = into.join(&rel);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        let content = if rel.ends_with("_metadata") {
+            let mut metadata = ferry_metadata::Metadata::from_bytes(&content).unwrap();
+            let maps = ferry_metadata::PrefixMaps::new(vec![ferry_metadata::PrefixMap::new(
+                original.clone(),
+                new_root.clone(),
+            )]);
+            let options = ferry_metadata::PrefixRewriteOptions { include_inline_names: true };
+            metadata.apply_prefix_maps(&maps, options).unwrap();
+            metadata.to_bytes().unwrap()
+        } else {
+            content
+        };
+        std::fs::write(target, content).unwrap();
+    }
+    let snapshot = into.join(manifest["snapshot_dir"].as_str().unwrap());
+    (snapshot, manifest)
+}
+
+/// Every absolute path string a `_metadata` file holds.
+pub fn metadata_paths(metadata: &Path) -> Vec<String> {
+    let bytes = std::fs::read(metadata).unwrap();
+    ferry_metadata::Metadata::from_bytes(&bytes)
+        .unwrap()
+        .paths()
+        .iter()
+        .map(|p| p.value_str().into_owned())
+        .collect()
+}

@@ -21,6 +21,7 @@ pub fn run(args: &[&str]) -> Result<()> {
         .unwrap_or(3usize);
     match args.first() {
         Some(&"cp") => bench_cp(runs),
+        Some(&"s3") => crate::bench_s3::run(&args[1..]),
         _ => bail!("usage: cargo xtask bench cp [--runs N]"),
     }
 }

@@ -15,8 +15,8 @@
 //!   run …` themselves (the CLI is documented in `xtask/flink-job/src/common/ferry/FerryJob.java`).
 //!
 //! Where the jars are: `apache-flink-libraries==<v>` (sdist, `*/deps/lib/`) for 1.13.6 and
-//! later, `apache-flink==<v>` (sdist, same layout) before that. Only `flink-dist*` and the
-//! logging jars are unpacked.
+//! later, `apache-flink==<v>` (sdist, same layout) before that. Only `flink-dist*`, ZooKeeper
+//! (1.15 keeps its shaded curator there) and the logging jars are unpacked.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -387,7 +387,7 @@ pub fn install_jars(version: &str) -> Result<PathBuf> {
             };
             !name.contains('/')
                 && name.ends_with(".jar")
-                && ["flink-dist", "log4j", "slf4j"]
+                && ["flink-dist", "flink-shaded-zookeeper", "log4j", "slf4j"]
                     .iter()
                     .any(|p| name.starts_with(p))
         })

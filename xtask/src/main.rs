@@ -8,9 +8,9 @@
 //!   and keep them up until Enter is pressed.
 
 mod bench;
+mod bench_s3;
 mod fixtures;
 mod flink;
-#[allow(dead_code)] // the scaffold's helpers are used as server modules land
 mod servers;
 mod tidy;
 mod treegen;

@@ -12,7 +12,9 @@ use ferry_core::{BackendOptions, Location, Registry, Storage};
 
 /// A registry with every backend this binary links.
 pub fn registry() -> Registry {
-    Registry::new().with(ferry_local::register)
+    Registry::new()
+        .with(ferry_local::register)
+        .with(ferry_s3::register)
 }
 
 /// Parses `text` and opens the store that serves it.

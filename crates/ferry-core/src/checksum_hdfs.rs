@@ -2,9 +2,12 @@
 //!
 //! HDFS keeps a CRC32C of every `bytes_per_crc` bytes (512 by default) of every block. Its file
 //! checksum (`hadoop fs -checksum`, `FileSystem.getFileChecksum`, what distcp compares) is
-//! `MD5(MD5(crcs of block 0) ‖ MD5(crcs of block 1) ‖ …)`, each CRC as 4 big-endian bytes,
-//! reported with `bytes_per_crc` and `crc_per_block` (the CRC count of the first block when the
-//! file has more than one block, else 0). The value therefore depends on the file's block size:
+//! `MD5(MD5(crcs of block 0) ‖ MD5(crcs of block 1) ‖ … ‖ zeros)`, each CRC as 4 big-endian
+//! bytes, reported with `bytes_per_crc` and `crc_per_block` (the CRC count of the first block
+//! when the file has more than one block, else 0). The zeros are a quirk every Hadoop client
+//! keeps: it digests the whole backing array of the buffer that collected the block MD5s, which
+//! starts at 32 bytes and doubles, so the MD5s are padded with zeros to that capacity (a file
+//! without blocks digests 32 zero bytes). See [`block_md5_padding`]. The value therefore depends on the file's block size:
 //! the same bytes written with another block size have another checksum.
 //!
 //! [`HdfsHasher`] computes that value from the bytes, in order, at CRC32C speed (one extra
@@ -26,6 +29,17 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// HDFS's default `dfs.bytes-per-checksum`.
 pub const DEFAULT_BYTES_PER_CRC: u32 = 512;
+
+/// The zero bytes Hadoop digests after `blocks` block MD5s: the unused capacity of a
+/// `DataOutputBuffer` (32 bytes, doubling as it fills) holding 16 bytes per block.
+pub fn block_md5_padding(blocks: u64) -> usize {
+    let used = 16 * blocks;
+    let mut capacity = 32u64;
+    while capacity < used {
+        capacity *= 2;
+    }
+    (capacity - used) as usize
+}
 
 /// What the checksum of a file depends on besides its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,12 +85,12 @@ pub struct HdfsFileChecksum {
 
 impl HdfsFileChecksum {
     /// The checksum of a file without blocks (0 bytes), as Hadoop reports it
-    /// (`MD5-of-0MD5-of-0CRC32`, the MD5 of nothing).
+    /// (`MD5-of-0MD5-of-0CRC32`, the MD5 of 32 zero bytes).
     pub fn empty() -> HdfsFileChecksum {
         HdfsFileChecksum {
             bytes_per_crc: 0,
             crc_per_block: 0,
-            md5: Md5::digest([]).into(),
+            md5: Md5::digest([0u8; 32]).into(),
         }
     }
 
@@ -92,6 +106,7 @@ impl HdfsFileChecksum {
         }
         let mut file = Md5::new();
         block_md5s.iter().for_each(|m| file.update(m));
+        file.update(vec![0u8; block_md5_padding(block_md5s.len() as u64)]);
         HdfsFileChecksum {
             bytes_per_crc,
             crc_per_block: if block_md5s.len() > 1 {
@@ -306,6 +321,7 @@ impl HdfsHasher {
             self.file.update(self.block.finalize());
             self.blocks += 1;
         }
+        self.file.update(vec![0u8; block_md5_padding(self.blocks)]);
         let bpc = self.params.bytes_per_crc;
         HdfsFileChecksum {
             bytes_per_crc: bpc,
@@ -417,9 +433,26 @@ mod tests {
         assert_eq!(sum, HdfsFileChecksum::empty());
         assert_eq!(
             sum.to_hex(),
-            "000000000000000000000000d41d8cd98f00b204e9800998ecf8427e"
+            "00000000000000000000000070bc8f4b72a86921468bf8e8441dce51"
         );
         assert_eq!(sum.algorithm(), "MD5-of-0MD5-of-0CRC32");
+    }
+
+    #[test]
+    fn padding_follows_the_buffer_capacity() {
+        let padding: Vec<usize> = (0..6).map(block_md5_padding).collect();
+        assert_eq!(padding, [32, 16, 0, 16, 0, 48]);
+    }
+
+    /// Pinned against Hadoop 2.7.3's FsShell `-checksum` on the test cluster (1 MiB blocks):
+    /// the first 3,000,000 bytes of a file whose three block MD5s are below.
+    #[test]
+    fn three_blocks_pad_like_hadoop() {
+        let sum = HdfsFileChecksum::from_block_md5s(512, 2048, &[[1; 16], [2; 16], [3; 16]]);
+        let mut manual = Md5::new();
+        manual.update([[1u8; 16], [2; 16], [3; 16], [0; 16]].concat());
+        assert_eq!(sum.md5, <[u8; 16]>::from(manual.finalize()));
+        assert_eq!(sum.algorithm(), "MD5-of-2048MD5-of-512CRC32C");
     }
 
     #[test]

@@ -599,18 +599,20 @@ fn verdict(
         }
     }
     if totals.files_outside > 0 {
-        let list: Vec<&str> = roots.iter().map(|r| r.root.as_str()).collect();
         reasons.push(format!(
-            "{} outside the snapshot directory, under {}: {}",
+            "{} outside the snapshot directory, under {}",
             plural(totals.files_outside, "file lies", "files lie"),
-            plural(roots.len(), "root", "roots"),
-            list.join(", ")
+            plural(roots.len(), "external root", "external roots")
         ));
     }
     if !dirs.is_empty() {
         reasons.push(format!(
-            "{} (file merging) stored as absolute paths",
-            plural(dirs.len(), "managed directory is", "managed directories are")
+            "{} stored as absolute paths",
+            plural(
+                dirs.len(),
+                "file-merging managed directory is",
+                "file-merging managed directories are"
+            )
         ));
     }
     if reasons.is_empty() {

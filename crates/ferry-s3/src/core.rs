@@ -251,13 +251,26 @@ impl S3Core {
                 crc32c: full_crc(out.checksum_crc32_c(), out.checksum_type()),
             })),
             Err(err) => {
+                let codeless = err.code().is_none();
                 let mapped = map_sdk(err, self.site("stat", bucket, location));
-                if mapped.kind() == ErrorKind::NotFound {
-                    Ok(None)
-                } else {
-                    Err(mapped)
+                match mapped.kind() {
+                    ErrorKind::NotFound => Ok(None),
+                    ErrorKind::PermissionDenied if codeless => {
+                        Err(self.diagnose(location, key, mapped).await)
+                    }
+                    _ => Err(mapped),
                 }
             }
+        }
+    }
+
+    /// HEAD responses carry no body, so a 403 does not say whether the key id is unknown, the
+    /// secret wrong, or a policy denies. A one-key listing (which has a body) tells; its error
+    /// replaces the vague one. Only on the error path.
+    async fn diagnose(&self, location: &Location, key: &str, vague: Error) -> Error {
+        match self.s3_list_page(location, key, None, Some(1)).await {
+            Err(precise) if precise.kind() == ErrorKind::PermissionDenied => precise,
+            _ => vague,
         }
     }
 
@@ -267,11 +280,14 @@ impl S3Core {
         match self.client.head_bucket().bucket(bucket).send().await {
             Ok(_) => Ok(true),
             Err(err) => {
+                let codeless = err.code().is_none();
                 let mapped = map_sdk(err, self.site("stat", bucket, location));
-                if mapped.kind() == ErrorKind::NotFound {
-                    Ok(false)
-                } else {
-                    Err(mapped)
+                match mapped.kind() {
+                    ErrorKind::NotFound => Ok(false),
+                    ErrorKind::PermissionDenied if codeless => {
+                        Err(self.diagnose(location, "", mapped).await)
+                    }
+                    _ => Err(mapped),
                 }
             }
         }

@@ -61,7 +61,11 @@ impl Drop for Server {
 }
 
 /// Every server the tests need, in start order.
-pub const ALL: &[(&str, fn(&Paths) -> Result<Server>)] = &[("hdfs", hdfs::start), ("s3", s3::start)];
+pub const ALL: &[(&str, fn(&Paths) -> Result<Server>)] = &[
+    ("hdfs", hdfs::start),
+    ("s3", s3::start),
+    ("flink", crate::flink::server),
+];
 
 /// Starts every server; stops the ones already started if one fails.
 pub fn start_all() -> Result<Vec<Server>> {

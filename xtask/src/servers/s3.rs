@@ -4,8 +4,9 @@
 //! credentials generated for this run, starts `weed mini` in a fresh directory with every one
 //! of its listeners on a free loopback port (telemetry, WebDAV and the admin UI off), creates
 //! two buckets, and waits until it reports ready. Tests read:
-//! `FERRY_TEST_S3_ENDPOINT`, `FERRY_TEST_S3_ACCESS_KEY`, `FERRY_TEST_S3_SECRET_KEY`,
-//! `FERRY_TEST_S3_REGION`, `FERRY_TEST_S3_BUCKET` and `FERRY_TEST_S3_BUCKET2`.
+//! `FERRY_TEST_S3_ENDPOINT`, `FERRY_TEST_S3_ACCESS_KEY`, `FERRY_TEST_S3_SECRET_KEY` (and a
+//! second account's `…_ACCESS_KEY2`, `…_SECRET_KEY2`), `FERRY_TEST_S3_REGION`,
+//! `FERRY_TEST_S3_BUCKET` and `FERRY_TEST_S3_BUCKET2`.
 
 use std::fs::File;
 use std::process::{Command, Stdio};
@@ -38,8 +39,17 @@ pub fn start_named(paths: &Paths, name: &str) -> Result<Server> {
         .map_or(0, |d| d.as_nanos());
     let access_key = format!("FERRYTEST{:011X}", (nanos as u64) & 0xFFF_FFFF_FFFF);
     let secret_key = format!("{:032x}", nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835));
+    // A second account, for copies that must stream because the credentials differ.
+    let (access_key2, secret_key2) = (format!("{access_key}2"), format!("{secret_key}2"));
+    let identity = |name: &str, ak: &str, sk: &str| {
+        format!(
+            r#"{{"name":"{name}","credentials":[{{"accessKey":"{ak}","secretKey":"{sk}"}}],"actions":["Admin","Read","List","Tagging","Write"]}}"#
+        )
+    };
     let identities = format!(
-        r#"{{"identities":[{{"name":"ferry","credentials":[{{"accessKey":"{access_key}","secretKey":"{secret_key}"}}],"actions":["Admin","Read","List","Tagging","Write"]}}]}}"#
+        r#"{{"identities":[{},{}]}}"#,
+        identity("ferry", &access_key, &secret_key),
+        identity("ferry2", &access_key2, &secret_key2)
     );
     let config = workdir.join("s3.json");
     std::fs::write(&config, identities)?;
@@ -89,6 +99,8 @@ pub fn start_named(paths: &Paths, name: &str) -> Result<Server> {
             ("FERRY_TEST_S3_ENDPOINT".into(), format!("http://127.0.0.1:{s3_port}")),
             ("FERRY_TEST_S3_ACCESS_KEY".into(), access_key),
             ("FERRY_TEST_S3_SECRET_KEY".into(), secret_key),
+            ("FERRY_TEST_S3_ACCESS_KEY2".into(), access_key2),
+            ("FERRY_TEST_S3_SECRET_KEY2".into(), secret_key2),
             ("FERRY_TEST_S3_REGION".into(), "us-east-1".into()),
             ("FERRY_TEST_S3_BUCKET".into(), BUCKETS[0].into()),
             ("FERRY_TEST_S3_BUCKET2".into(), BUCKETS[1].into()),

@@ -2,8 +2,10 @@
 //! translation of shared flags into the core's options.
 
 mod cp;
+mod inspect;
 mod ls;
 mod migrate;
+mod rewrite;
 mod verify;
 
 use std::path::PathBuf;
@@ -20,6 +22,8 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Migrate(args) => migrate::run(args, &cli.global).await,
         Command::Verify(args) => verify::run(args, &cli.global).await,
         Command::Ls(args) => ls::run(args).await,
+        Command::Inspect(args) => inspect::run(args, &cli.global).await,
+        Command::Rewrite(args) => rewrite::run(args, &cli.global).await,
     };
     result.unwrap_or_else(|err| crate::exit::report(&err))
 }

