@@ -237,3 +237,32 @@ fn ls_lists_snapshots_and_migrate_latest_takes_the_newest_complete_one() {
         .stderr(predicate::str::contains("newest complete snapshot"));
     assert!(dst.join("_metadata").exists());
 }
+
+#[test]
+fn a_checkpoint_base_copied_without_rewriting_is_detected_and_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let gone = format!("file:/ferry-gone-{}/cluster-a", std::process::id());
+    let (snapshot, manifest) =
+        place_fixture_as_if_from(CHAINED.0, CHAINED.1, &dir.path().join("copy"), &gone);
+    let state = dir.path().join("state");
+    // Where it lies, the copy is not restorable: verify says so, and says how to fix it.
+    ferry(&state)
+        .arg("verify")
+        .arg(&snapshot)
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("missing"))
+        .stdout(predicate::str::contains("copied from"))
+        .stdout(predicate::str::contains("ferry migrate"));
+    let job = manifest["job_id"].as_str().unwrap();
+    let dst = dir.path().join(format!("new/{job}/chk-2"));
+    let out = ferry(&state).args(["migrate", "--json"]).arg(&snapshot).arg(&dst).assert().success();
+    let report = json_report(&out.get_output().stdout);
+    assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(report["plan"]["source_moved"]["from"], format!("{gone}/checkpoints"), "{report}");
+    assert!(dir.path().join(format!("new/{job}/shared")).is_dir(), "shared/ placed as Flink would");
+    for path in metadata_paths(&dst.join("_metadata")) {
+        assert!(!path.contains("ferry-gone"), "stale reference {path}");
+    }
+    ferry(&state).arg("verify").arg(&dst).assert().success();
+}

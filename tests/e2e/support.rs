@@ -111,11 +111,22 @@ pub fn fixture_dir(version: &str, variant: &str) -> PathBuf {
 /// from the machine that generated it to `into`, as if Flink had written it there. Returns the
 /// snapshot directory and the fixture's manifest.
 pub fn place_fixture(version: &str, variant: &str, into: &Path) -> (PathBuf, serde_json::Value) {
+    place_fixture_as_if_from(version, variant, into, &format!("file:{}", into.display()))
+}
+
+/// Like [`place_fixture`], but the `_metadata` files name `written_at` as their root: the
+/// snapshot looks copied from there (`distcp` of a whole checkpoint base) without rewriting.
+pub fn place_fixture_as_if_from(
+    version: &str,
+    variant: &str,
+    into: &Path,
+    written_at: &str,
+) -> (PathBuf, serde_json::Value) {
     let dir = fixture_dir(version, variant);
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     let original = manifest["original_root"].as_str().unwrap().to_string();
-    let new_root = format!("file:{}", into.display());
+    let new_root = written_at.to_string();
     for (rel, content) in read_tree(&dir) {
         let target = into.join(&rel);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();

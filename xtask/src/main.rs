@@ -4,6 +4,10 @@
 //!   of the workspace (starting the test servers the tests need, and stopping them after).
 //! * `cargo xtask bench cp [--runs N]` — `ferry cp` against `cp -r` on a generated ~1 GiB
 //!   savepoint-shaped tree; medians, ratio, peak RSS.
+//! * `cargo xtask bench metadata` — decode + rewrite-all-paths + encode of a large synthetic
+//!   `_metadata`; MB/s and peak memory.
+//! * `cargo xtask fixtures` — regenerate the real-Flink `_metadata` fixtures (see
+//!   `fixtures.rs`); `cargo xtask oracle` — check the codec against Flink's own loader.
 //! * `cargo xtask servers` — start every test server, print the environment the tests read,
 //!   and keep them up until Enter is pressed.
 
@@ -11,6 +15,7 @@ mod bench;
 mod bench_s3;
 mod fixtures;
 mod flink;
+mod oracle;
 mod servers;
 mod tidy;
 mod treegen;
@@ -23,13 +28,17 @@ fn main() -> Result<()> {
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(&rest),
+        Some("bench") if rest.first() == Some(&"metadata") => bench_metadata(&rest[1..]),
         Some("bench") => bench::run(&rest),
         Some("fixtures") => fixtures::run(&rest),
+        Some("oracle") => oracle::run(&rest),
         Some("tidy") => tidy::run(),
         Some("servers") => serve(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [--no-lint] | bench cp [--runs N] | servers | tidy>"
+                "usage: cargo xtask <test [--no-lint] | bench cp [--runs N] | bench metadata | \
+                 fixtures [--versions V,..] [--variants A,..] | oracle [--versions V,..] | \
+                 servers | tidy>"
             );
             bail!("unknown or missing task")
         }
@@ -65,8 +74,21 @@ fn test(args: &[&str]) -> Result<()> {
         command.envs(server.env.iter().map(|(k, v)| (k, v)));
     }
     let result = util::step("tests", util::run(&mut command));
+    // Flink's own loader against ferry's codec, on this version's real fixtures (~10 s).
+    let oracle = util::step(
+        "oracle",
+        oracle::run(&["--versions", flink::CI_VERSION]),
+    );
     drop(servers);
-    result
+    result.and(oracle)
+}
+
+/// `cargo xtask bench metadata`: the codec benchmark (an optimised build of
+/// `crates/ferry-metadata/benches/codec.rs`).
+fn bench_metadata(args: &[&str]) -> Result<()> {
+    let mut cargo_args = vec!["bench", "-p", "ferry-metadata", "--bench", "codec", "--"];
+    cargo_args.extend_from_slice(args);
+    util::cargo(&cargo_args)
 }
 
 /// `cargo xtask servers`: start them, print their environment, wait for Enter.

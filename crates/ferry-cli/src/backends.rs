@@ -15,6 +15,7 @@ pub fn registry() -> Registry {
     Registry::new()
         .with(ferry_local::register)
         .with(ferry_s3::register)
+        .with(ferry_hdfs::register)
 }
 
 /// Parses `text` and opens the store that serves it.

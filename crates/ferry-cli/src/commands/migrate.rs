@@ -92,6 +92,9 @@ fn print_human(out: &mut impl Write, report: &MigrateReport, verbose: bool) -> s
         plan.source, plan.format_version, plan.checkpoint_id
     )?;
     writeln!(out, "destination {}", plan.destination)?;
+    if let Some(moved) = &plan.source_moved {
+        writeln!(out, "note        _metadata names {}; the files were found under {} (the checkpoint base was copied without rewriting)", moved.from, moved.to)?;
+    }
     let referenced = plan.files.iter().filter(|f| f.referenced).count();
     writeln!(
         out,

@@ -73,6 +73,25 @@ pub fn references(snapshot: &Snapshot) -> Result<Vec<Reference>> {
     Ok(order)
 }
 
+/// A snapshot whose checkpoint base was copied somewhere else as a whole (distcp, `aws s3
+/// sync`) still names its external files under the old base. When the snapshot's own job
+/// directory (`…/<job-id>/chk-N`) appears in its references under another prefix, this returns
+/// `(old base, current base)`: e.g. (`hdfs://nn/cp`, `s3a://b/cp`) for a reference
+/// `hdfs://nn/cp/<job-id>/shared/x` of the snapshot now at `s3a://b/cp/<job-id>/chk-N`. Callers
+/// apply it only where the old location is really gone.
+pub fn moved_base(snapshot_dir: &Location, references: &[Reference]) -> Option<(Location, Location)> {
+    let job = snapshot_dir.parent().filter(|p| !p.is_root())?;
+    let base = job.parent()?;
+    let job_name = job.file_name()?;
+    references.iter().filter(|r| !r.inside).find_map(|r| {
+        let path = r.location.path();
+        let needle = format!("/{job_name}/");
+        let at = path.find(&needle)?;
+        let old_base = r.location.with_path(&path[..at]);
+        (old_base != base).then(|| (old_base, base.clone()))
+    })
+}
+
 /// The external root a file outside the snapshot directory belongs to, for reports: the first
 /// directory below the snapshot's parent (`…/<job>/shared`, `…/<job>/taskowned`), the first two
 /// below its grandparent (`…/<other-job>/shared`), else the file's own directory.
@@ -97,6 +116,25 @@ pub fn external_root(snapshot_dir: &Location, file: &Location) -> Location {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detects_a_moved_base() {
+        let dir = Location::parse("s3a://b/copy/job1/chk-4").unwrap();
+        let reference = |p: &str| Reference {
+            location: Location::parse(p).unwrap(),
+            size: None,
+            exact_size: true,
+            relative: false,
+            inside: false,
+            handles: 1,
+            breadcrumb: String::new(),
+        };
+        let moved = moved_base(&dir, &[reference("hdfs://nn/cp/job1/shared/x")]).unwrap();
+        assert_eq!(moved.0.to_string(), "hdfs://nn/cp");
+        assert_eq!(moved.1.to_string(), "s3a://b/copy");
+        assert_eq!(moved_base(&dir, &[reference("s3a://b/copy/job1/shared/x")]), None);
+        assert_eq!(moved_base(&dir, &[reference("hdfs://nn/other/x")]), None);
+    }
 
     #[test]
     fn external_roots() {

@@ -98,6 +98,9 @@ pub struct MigratePlan {
     pub rewrites: Vec<PrefixMove>,
     /// The command that restores from the destination.
     pub restore_command: String,
+    /// When the source's checkpoint base was copied elsewhere as a whole before this run: the
+    /// old base its `_metadata` still names, and the current base the files are read from.
+    pub source_moved: Option<PrefixMove>,
 }
 
 /// The outcome of a migration.
@@ -278,9 +281,17 @@ async fn plan(
         options.external_root.as_ref(),
         options.scheme.as_deref(),
     )?;
-    let (metadata, rewrites) = rewrite(snapshot, &layout, options)?;
+    let mut references = closure::references(snapshot)?;
+    let moved = moved_source(source, &references).await?;
+    if let Some((old, new)) = &moved {
+        for reference in &mut references {
+            if let Some(current) = reference.location.replace_prefix(old, new) {
+                reference.location = current;
+            }
+        }
+    }
+    let (metadata, rewrites) = rewrite(snapshot, &layout, options, moved.as_ref())?;
 
-    let references = closure::references(snapshot)?;
     let referenced: HashSet<&Location> = references.iter().map(|r| &r.location).collect();
     let mut unreferenced = Vec::new();
     let mut listing = source.storage.list(&snapshot.dir);
@@ -361,6 +372,11 @@ async fn plan(
             "flink run -s {} <your-job.jar> [args]",
             flink_path(&published)
         ),
+        source_moved: moved.map(|(old, new)| PrefixMove {
+            from: old.to_string(),
+            to: new.to_string(),
+            count: 0,
+        }),
     };
     Ok(Planned {
         plan,
@@ -376,6 +392,7 @@ fn rewrite(
     snapshot: &Snapshot,
     layout: &Layout,
     options: &MigrateOptions,
+    moved: Option<&(Location, Location)>,
 ) -> Result<(Bytes, Vec<PrefixMove>)> {
     let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut failure: Option<Error> = None;
@@ -402,6 +419,9 @@ fn rewrite(
                     }
                 }
             };
+            let location = moved
+                .and_then(|(old, new)| location.replace_prefix(old, new))
+                .unwrap_or(location);
             let placement = layout.place(&location);
             let new = flink_path(&placement.location);
             if new != text {
@@ -434,6 +454,41 @@ fn rewrite(
         .map(|((from, to), count)| PrefixMove { from, to, count })
         .collect();
     Ok((Bytes::from(bytes), rewrites))
+}
+
+/// Detects a source whose checkpoint base was copied elsewhere as a whole: its references name
+/// the old base, where the files are gone, while they exist under the current base.
+async fn moved_source(
+    source: &Endpoint,
+    references: &[Reference],
+) -> Result<Option<(Location, Location)>> {
+    let snapshot_dir = source_dir(&source.location);
+    let Some((old, new)) = closure::moved_base(&snapshot_dir, references) else {
+        return Ok(None);
+    };
+    let Some(sample) = references
+        .iter()
+        .find(|r| !r.inside && r.location.strip_prefix(&old).is_some())
+    else {
+        return Ok(None);
+    };
+    let Some(current) = sample.location.replace_prefix(&old, &new) else {
+        return Ok(None);
+    };
+    let original_gone = match source.storage.stat(&sample.location).await {
+        Err(err) => err.kind() == ErrorKind::NotFound || !sample.location.same_store(&source.location),
+        Ok(_) => false,
+    };
+    let current_there = source.storage.stat(&current).await.is_ok();
+    Ok((original_gone && current_there).then_some((old, new)))
+}
+
+/// The snapshot directory for what the user named (a `_metadata` path names its parent).
+fn source_dir(named: &Location) -> Location {
+    match named.file_name() {
+        Some(METADATA_FILE) => named.parent().unwrap_or_else(|| named.clone()),
+        _ => named.clone(),
+    }
 }
 
 /// Stats every referenced file on its store; fails listing what is missing or truncated.

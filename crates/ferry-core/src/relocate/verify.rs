@@ -131,6 +131,20 @@ pub async fn check(
         report.problems.extend(problem);
     }
     report.problems.sort_by(|a, b| a.path.cmp(&b.path));
+    if let Some((old, new)) = closure::moved_base(&snapshot.dir, &references) {
+        let missing_there = report
+            .problems
+            .iter()
+            .filter_map(|p| p.path.replace_prefix(&old, &new))
+            .next();
+        if let Some(current) = missing_there {
+            if storage.stat(&current).await.is_ok() {
+                report.warnings.push(format!(
+                    "the snapshot was copied from {old} without rewriting its paths; its files                      are under {new}: run `ferry migrate` from here, or `ferry rewrite --map                      {old}={new}`"
+                ));
+            }
+        }
+    }
     Ok(report)
 }
 

@@ -1,0 +1,588 @@
+//! [`HdfsStorage`]: the [`Storage`] trait on hdfs-native, the one place that calls it.
+//!
+//! * Reads are positional (`read_range`): every part of a large file is its own ranged read,
+//!   so the engine reads one file with several streams.
+//! * Writes open one pipeline per file (`create` → packets → `complete`) with the configured
+//!   block size and replication; the engine runs many files at once and commits each by
+//!   temp name + [`Storage::rename`] (with overwrite, so an existing destination is replaced).
+//! * File checksums come from the DataNodes ([`crate::block_checksum`]); the parameters the
+//!   engine needs to compute the same value while streaming come from
+//!   [`HdfsStorage::checksum_params`].
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use ferry_core::checksum_hdfs::{HdfsChecksumParams, HdfsFileChecksum};
+use ferry_core::storage::{
+    ByteStream, Capabilities, Entry, EntryKind, ListStream, ObjectWriter, Storage, WriteOptions,
+    WriteReceipt,
+};
+use ferry_core::{Checksum, ChecksumKind, Error, ErrorKind, Location, Result};
+use futures::{StreamExt, TryStreamExt};
+use hdfs_native::client::FileStatus;
+use hdfs_native::file::FileWriter;
+use hdfs_native::{Client, HdfsError};
+use tokio::sync::OnceCell;
+
+use crate::conf::HadoopConf;
+use crate::error::map;
+use crate::rpc::NameNodeClient;
+use crate::{block_checksum, proto};
+
+/// Settings of one opened store (parsed from `BackendOptions` by the factory).
+#[derive(Debug, Clone, Default)]
+pub struct HdfsSettings {
+    /// Block size of new files; `None`: the client configuration's `dfs.blocksize`, else the
+    /// NameNode's default.
+    pub block_size: Option<u64>,
+    /// Replication of new files; `None`: `dfs.replication`, else the NameNode's default.
+    pub replication: Option<u32>,
+    /// The user ferry acts as (`HADOOP_USER_NAME` when unset).
+    pub user: Option<String>,
+    /// Ask DataNodes for file checksums (`BLOCK_CHECKSUM`).
+    pub checksums: bool,
+}
+
+/// Asks NameNodes and DataNodes for what hdfs-native does not expose.
+#[derive(Debug)]
+struct Checksummer {
+    conf: HadoopConf,
+    user: String,
+    scheme: String,
+    authority: String,
+    clients: std::sync::Mutex<std::collections::HashMap<String, Arc<NameNodeClient>>>,
+}
+
+impl Checksummer {
+    /// The NameNode client and NameNode path for a location (viewfs resolved).
+    fn route(&self, location: &Location) -> Result<(Arc<NameNodeClient>, String)> {
+        let (authority, path) = if self.scheme == "viewfs" {
+            self.conf.resolve_viewfs(&self.authority, location.path())?
+        } else {
+            (self.authority.clone(), location.path().to_string())
+        };
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(client) = clients.get(&authority) {
+            return Ok((client.clone(), path));
+        }
+        let client = Arc::new(NameNodeClient::new(
+            self.conf.namenodes(&authority)?,
+            self.user.clone(),
+        ));
+        clients.insert(authority, client.clone());
+        Ok((client, path))
+    }
+}
+
+/// An HDFS cluster (one `hdfs://` authority, or a `viewfs://` mount table).
+#[derive(Debug)]
+pub struct HdfsStorage {
+    client: Client,
+    scheme: String,
+    authority: String,
+    identity: String,
+    capabilities: Capabilities,
+    settings: HdfsSettings,
+    conf: HadoopConf,
+    checksummer: Option<Checksummer>,
+    defaults: OnceCell<proto::FsServerDefaultsProto>,
+}
+
+/// The NameNode path of a location.
+fn path_of(location: &Location) -> &str {
+    location.path()
+}
+
+fn millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl HdfsStorage {
+    /// Opens the store serving `location` (`hdfs://authority` or `viewfs://cluster`).
+    pub(crate) fn open(
+        location: &Location,
+        conf: HadoopConf,
+        overrides: Vec<(String, String)>,
+        settings: HdfsSettings,
+        kerberos: crate::Kerberos,
+    ) -> Result<HdfsStorage> {
+        let scheme = location.scheme().to_string();
+        let authority = location.authority().unwrap_or_default().to_string();
+        let url = format!("{scheme}://{authority}");
+        let mut builder = hdfs_native::ClientBuilder::new()
+            .with_url(url.clone())
+            .with_config(overrides);
+        if let Some(dir) = &conf.dir {
+            builder = builder.with_config_dir(dir.display().to_string());
+        }
+        if let Some(user) = &settings.user {
+            builder = builder.with_user(user.clone());
+        }
+        builder = kerberos.apply(builder);
+        let client = builder.build().map_err(|e| {
+            let mapped = map(e, "open", &url);
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                format!("cannot set up an HDFS client for {url}: {}", mapped.message()),
+            )
+            .with_source(mapped)
+        })?;
+        let user = settings
+            .user
+            .clone()
+            .or_else(|| std::env::var("HADOOP_USER_NAME").ok())
+            .unwrap_or_else(crate::os_user);
+        // The checksum client speaks SIMPLE authentication and plain DataNode connections
+        // only; secure clusters keep size verification.
+        let checksummer = (settings.checksums
+            && !conf.security_enabled()
+            && !conf.data_transfer_protected())
+        .then(|| Checksummer {
+            conf: conf.clone(),
+            user: user.clone(),
+            scheme: scheme.clone(),
+            authority: authority.clone(),
+            clients: Default::default(),
+        });
+        let capabilities = Capabilities {
+            ranged_reads: true,
+            // One write pipeline per file: HDFS has no parallel parts (concat aside).
+            parallel_part_writes: false,
+            resumable_multipart: false,
+            server_side_copy: false,
+            atomic_rename: true,
+            atomic_writes: false,
+            directories: true,
+            set_modified: true,
+            native_checksums: if checksummer.is_some() {
+                vec![ChecksumKind::HdfsMd5Md5Crc32c]
+            } else {
+                Vec::new()
+            },
+            min_part_size: 1,
+            max_part_size: u64::MAX,
+            max_parts: u32::MAX,
+        };
+        Ok(HdfsStorage {
+            client,
+            identity: format!("hdfs:{url}:{user}"),
+            scheme,
+            authority,
+            capabilities,
+            settings,
+            conf,
+            checksummer,
+            defaults: OnceCell::new(),
+        })
+    }
+
+    fn location(&self, path: &str) -> Location {
+        Location::from_parts(&self.scheme, Some(&self.authority), path)
+    }
+
+    fn entry(&self, status: &FileStatus) -> Entry {
+        Entry {
+            location: self.location(&status.path),
+            kind: if status.isdir {
+                EntryKind::Directory
+            } else {
+                EntryKind::File
+            },
+            size: if status.isdir {
+                0
+            } else {
+                status.length as u64
+            },
+            modified: Some(UNIX_EPOCH + Duration::from_millis(status.modification_time)),
+            checksum: None,
+        }
+    }
+
+    /// The NameNode's defaults for new files (block size, bytes per checksum), asked once.
+    async fn server_defaults(&self, location: &Location) -> Result<&proto::FsServerDefaultsProto> {
+        let checksummer = self.checksummer.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                "HDFS checksums are off (secure cluster, or -o checksum=false)",
+            )
+        })?;
+        self.defaults
+            .get_or_try_init(|| async {
+                let (client, _) = checksummer.route(location)?;
+                let response: proto::GetServerDefaultsResponseProto = client
+                    .call("getServerDefaults", &proto::GetServerDefaultsRequestProto {})
+                    .await?;
+                response.server_defaults.ok_or_else(|| {
+                    Error::new(ErrorKind::Unexpected, "the NameNode sent no server defaults")
+                })
+            })
+            .await
+    }
+
+    /// The block size of files ferry creates: the `block_size` option, else the client
+    /// configuration's `dfs.blocksize`, else (`None`) the NameNode's default.
+    pub fn write_block_size(&self) -> Option<u64> {
+        self.settings.block_size.or_else(|| {
+            self.conf
+                .get("dfs.blocksize")
+                .and_then(|v| crate::parse_size(v).ok())
+        })
+    }
+
+    fn write_replication(&self) -> Option<u32> {
+        self.settings.replication.or_else(|| {
+            self.conf
+                .get("dfs.replication")
+                .and_then(|v| v.trim().parse().ok())
+        })
+    }
+
+    /// What the HDFS checksum of `location` depends on besides its bytes, so that a copy can
+    /// compute the same value while streaming ([`ferry_core::checksum_hdfs::HdfsHasher`]): for
+    /// an existing file its own block size, for a file about to be written the block size
+    /// ferry will write it with; bytes per checksum from the NameNode's defaults (every
+    /// client, hdfs-native included, writes with those). `Ok(None)` when this store has no
+    /// checksums (secure cluster, `-o checksum=false`).
+    pub async fn checksum_params(&self, location: &Location) -> Result<Option<HdfsChecksumParams>> {
+        if self.checksummer.is_none() {
+            return Ok(None);
+        }
+        let defaults = self.server_defaults(location).await?.clone();
+        let block_size = match self.client.get_file_info(path_of(location)).await {
+            Ok(status) if !status.isdir => status.blocksize.unwrap_or(defaults.block_size),
+            Ok(_) => {
+                return Err(Error::new(ErrorKind::InvalidInput, "is a directory")
+                    .with_context("path", location))
+            }
+            Err(HdfsError::FileNotFound(_)) => {
+                self.write_block_size().unwrap_or(defaults.block_size)
+            }
+            Err(e) => return Err(map(e, "checksum", location.path())),
+        };
+        HdfsChecksumParams {
+            bytes_per_crc: defaults.bytes_per_checksum,
+            block_size,
+        }
+        .validate()
+        .map(Some)
+    }
+
+    /// The HDFS file checksum of `location`, from its DataNodes.
+    pub async fn file_checksum(&self, location: &Location) -> Result<Option<HdfsFileChecksum>> {
+        let Some(checksummer) = &self.checksummer else {
+            return Ok(None);
+        };
+        let (client, path) = checksummer.route(location)?;
+        block_checksum::file_checksum(&client, &path, self.conf.use_datanode_hostname())
+            .await
+            .map_err(|e| {
+                e.with_operation("checksum")
+                    .with_context("path", location)
+                    .with_context("backend", "hdfs")
+            })
+    }
+
+    async fn create(&self, location: &Location) -> Result<FileWriter> {
+        let path = path_of(location);
+        let mut options = hdfs_native::WriteOptions::default()
+            .overwrite(true)
+            .create_parent(true);
+        if let Some(block_size) = self.write_block_size() {
+            options = options.block_size(block_size);
+        }
+        if let Some(replication) = self.write_replication() {
+            options = options.replication(replication);
+        }
+        match self.client.create(path, &options).await {
+            // A temp file of an earlier ferry run that died mid-write still holds its lease:
+            // it is ours, so remove it (which drops the lease) and create it afresh.
+            Err(HdfsError::AlreadyExists(message))
+                if location
+                    .file_name()
+                    .is_some_and(|n| n.ends_with(ferry_core::transfer::TEMP_SUFFIX)) =>
+            {
+                tracing::info!(%location, %message, "replacing an abandoned temp file");
+                self.client
+                    .delete(path, false)
+                    .await
+                    .map_err(|e| map(e, "write", path))?;
+                self.client
+                    .create(path, &options)
+                    .await
+                    .map_err(|e| map(e, "write", path))
+            }
+            other => other.map_err(|e| map(e, "write", path)),
+        }
+    }
+
+    async fn delete_quietly(&self, path: &str) {
+        if let Err(err) = self.client.delete(path, false).await {
+            tracing::debug!(%err, path, "cleanup delete failed");
+        }
+    }
+}
+
+#[async_trait]
+impl Storage for HdfsStorage {
+    fn name(&self) -> &'static str {
+        "hdfs"
+    }
+
+    fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    async fn stat(&self, location: &Location) -> Result<Entry> {
+        let path = path_of(location);
+        let status = self
+            .client
+            .get_file_info(path)
+            .await
+            .map_err(|e| map(e, "stat", path))?;
+        Ok(Entry {
+            location: location.clone(),
+            ..self.entry(&status)
+        })
+    }
+
+    fn list(&self, prefix: &Location) -> ListStream {
+        let path = path_of(prefix).to_string();
+        let client = self.client.clone();
+        let (scheme, authority) = (self.scheme.clone(), self.authority.clone());
+        let to_entry = move |status: FileStatus| Entry {
+            location: Location::from_parts(&scheme, Some(&authority), &status.path),
+            kind: EntryKind::File,
+            size: status.length as u64,
+            modified: Some(UNIX_EPOCH + Duration::from_millis(status.modification_time)),
+            checksum: None,
+        };
+        let listing = async move {
+            // Below a file or a missing path there is nothing to list.
+            match client.get_file_info(&path).await {
+                Ok(status) if status.isdir => {}
+                Ok(_) | Err(HdfsError::FileNotFound(_)) => {
+                    return Ok(futures::stream::empty().boxed())
+                }
+                Err(e) => return Err(map(e, "list", &path)),
+            }
+            let error_path = path.clone();
+            let stream = client
+                .list_status_iter(&path, true)
+                .into_stream()
+                .try_filter(|status| futures::future::ready(!status.isdir))
+                .map_ok(to_entry)
+                .map_err(move |e| map(e, "list", &error_path))
+                .boxed();
+            Ok::<ListStream, Error>(stream)
+        };
+        futures::stream::once(listing).try_flatten().boxed()
+    }
+
+    async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream> {
+        let path = path_of(location).to_string();
+        let reader = self
+            .client
+            .read(&path)
+            .await
+            .map_err(|e| map(e, "read", &path))?;
+        let len = reader.file_length() as u64;
+        let range = range.unwrap_or(0..len);
+        let (start, end) = (range.start.min(len), range.end.min(len));
+        if start >= end {
+            return Ok(futures::stream::empty().boxed());
+        }
+        let stream = reader
+            .read_range_stream(start as usize, (end - start) as usize)
+            .map_err(move |e| map(e, "read", &path));
+        Ok(stream.boxed())
+    }
+
+    async fn read_into(
+        &self,
+        location: &Location,
+        offset: u64,
+        mut buffer: Vec<u8>,
+    ) -> Result<(Vec<u8>, usize)> {
+        let path = path_of(location);
+        let reader = self
+            .client
+            .read(path)
+            .await
+            .map_err(|e| map(e, "read", path))?;
+        let len = reader.file_length() as u64;
+        let filled = len.saturating_sub(offset).min(buffer.len() as u64) as usize;
+        if filled > 0 {
+            reader
+                .read_range_buf(&mut buffer[..filled], offset as usize)
+                .await
+                .map_err(|e| map(e, "read", path))?;
+        }
+        Ok((buffer, filled))
+    }
+
+    async fn write(&self, location: &Location, _: &WriteOptions) -> Result<Box<dyn ObjectWriter>> {
+        let writer = self.create(location).await?;
+        Ok(Box::new(HdfsWriter {
+            writer: Some(writer),
+            client: self.client.clone(),
+            path: path_of(location).to_string(),
+            written: 0,
+        }))
+    }
+
+    async fn put(
+        &self,
+        location: &Location,
+        data: Bytes,
+        _: &WriteOptions,
+    ) -> Result<WriteReceipt> {
+        let path = path_of(location);
+        let size = data.len() as u64;
+        let mut writer = self.create(location).await?;
+        let result = async {
+            if !data.is_empty() {
+                writer.write_bytes(data).await?;
+            }
+            writer.close().await
+        }
+        .await;
+        if let Err(e) = result {
+            drop(writer);
+            self.delete_quietly(path).await;
+            return Err(map(e, "write", path));
+        }
+        Ok(WriteReceipt {
+            size,
+            stored_size: None,
+            checksum: None,
+        })
+    }
+
+    async fn delete(&self, location: &Location) -> Result<()> {
+        let path = path_of(location);
+        match self.client.delete(path, false).await {
+            Ok(_) | Err(HdfsError::FileNotFound(_)) => Ok(()),
+            Err(e) => Err(map(e, "delete", path)),
+        }
+    }
+
+    async fn mkdirs(&self, location: &Location) -> Result<()> {
+        let path = path_of(location);
+        self.client
+            .mkdirs(path, 0o755, true)
+            .await
+            .map_err(|e| map(e, "mkdirs", path))
+    }
+
+    async fn rename(&self, from: &Location, to: &Location) -> Result<()> {
+        let (src, dst) = (path_of(from), path_of(to));
+        match self.client.rename(src, dst, true).await {
+            // HDFS does not create the destination's parent.
+            Err(HdfsError::RPCError(class, _)) | Err(HdfsError::FatalRPCError(class, _))
+                if class == "java.io.FileNotFoundException"
+                    && to.parent().is_some()
+                    && self.client.get_file_info(src).await.is_ok() =>
+            {
+                let parent = to.parent().expect("checked above");
+                self.mkdirs(&parent).await?;
+                self.client
+                    .rename(src, dst, true)
+                    .await
+                    .map_err(|e| map(e, "rename", dst))
+            }
+            other => other.map_err(|e| map(e, "rename", dst)),
+        }
+    }
+
+    async fn checksum(&self, location: &Location, kind: ChecksumKind) -> Result<Option<Checksum>> {
+        if kind != ChecksumKind::HdfsMd5Md5Crc32c {
+            return Ok(None);
+        }
+        Ok(self
+            .file_checksum(location)
+            .await?
+            .map(|sum| sum.to_checksum()))
+    }
+
+    async fn set_modified(&self, location: &Location, modified: SystemTime) -> Result<()> {
+        let path = path_of(location);
+        // An access time of -1 leaves it unchanged.
+        self.client
+            .set_times(path, millis(modified), u64::MAX)
+            .await
+            .map_err(|e| map(e, "set_modified", path))
+    }
+}
+
+/// One file being written: one hdfs-native pipeline.
+struct HdfsWriter {
+    writer: Option<FileWriter>,
+    client: Client,
+    path: String,
+    written: u64,
+}
+
+#[async_trait]
+impl ObjectWriter for HdfsWriter {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        let writer = self.writer.as_mut().ok_or_else(|| {
+            Error::new(ErrorKind::Unexpected, "HDFS writer used after it failed")
+        })?;
+        let len = data.len() as u64;
+        if let Err(e) = writer.write_bytes(data).await {
+            self.writer = None;
+            return Err(map(e, "write", &self.path));
+        }
+        self.written += len;
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<WriteReceipt> {
+        let mut writer = self.writer.take().ok_or_else(|| {
+            Error::new(ErrorKind::Unexpected, "HDFS writer used after it failed")
+        })?;
+        writer
+            .close()
+            .await
+            .map_err(|e| map(e, "write", &self.path))?;
+        Ok(WriteReceipt {
+            size: self.written,
+            stored_size: None,
+            checksum: None,
+        })
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<()> {
+        self.writer = None;
+        match self.client.delete(&self.path, false).await {
+            Ok(_) | Err(HdfsError::FileNotFound(_)) => Ok(()),
+            Err(e) => Err(map(e, "abort", &self.path)),
+        }
+    }
+}
+
+impl Drop for HdfsWriter {
+    fn drop(&mut self) {
+        // Neither committed nor aborted (a cancelled task): remove the partial file, which
+        // also releases its lease.
+        if self.writer.take().is_some() {
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                let (client, path) = (self.client.clone(), std::mem::take(&mut self.path));
+                handle.spawn(async move {
+                    let _ = client.delete(&path, false).await;
+                });
+            }
+        }
+    }
+}
