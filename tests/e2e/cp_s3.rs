@@ -82,8 +82,8 @@ impl S3 {
         }
         cmd.env("AWS_CA_BUNDLE", "/nonexistent/ferry-test-ca.pem")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials");
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
     }
 
     fn endpoint_option(&self) -> String {
@@ -358,6 +358,8 @@ fn a_killed_upload_resumes_from_its_parts() {
         .env("AWS_SECRET_ACCESS_KEY", &s3.secret_key)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CA_BUNDLE", "/nonexistent/ferry-test-ca.pem")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env_remove("FERRY_FAULTS")
         .args(["cp", "--part-size", "5M", "--bwlimit", "8M", "-o", &s3.endpoint_option()])
         .arg(&src)
@@ -389,20 +391,24 @@ fn a_killed_upload_resumes_from_its_parts() {
         .arg(&dst)
         .assert()
         .success();
+    let journal = std::fs::read_dir(state.join("journals"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(journal).unwrap();
+    let uploads = text.lines().filter(|l| l.contains("\"upload\"")).count();
+    let parts = text.lines().filter(|l| l.contains("\"part\"")).count();
+    assert_eq!(uploads, 1, "the upload was restarted instead of resumed");
+    assert_eq!(parts, 8, "each of the 8 parts is written exactly once across both runs");
+    assert!(s3.pending_uploads().is_empty());
     let back = dir.path().join("back");
-    s3.ferry(&state)
+    s3.ferry(&dir.path().join("state-back"))
         .args(["cp", "-o", &s3.endpoint_option()])
         .arg(&dst)
         .arg(&back)
         .assert()
         .success();
     assert_same_tree(&src, &back);
-    let journal = std::fs::read_dir(state.join("journals")).unwrap();
-    let mut uploads = 0;
-    for entry in journal {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        uploads += text.lines().filter(|l| l.contains("\"upload\"")).count();
-    }
-    assert_eq!(uploads, 1, "the upload was restarted instead of resumed");
-    assert!(s3.pending_uploads().is_empty());
 }

@@ -159,3 +159,35 @@ fn a_migrated_checkpoint_missing_a_file_fails_verify_and_fails_to_restore() {
     );
     assert!(!ok, "Flink restored from a snapshot with a missing file");
 }
+
+#[test]
+fn a_copy_patched_with_ferry_rewrite_restores() {
+    let Some(flink) = flink() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cp = dir.path().join("cp");
+    let checkpoint = flink.snapshot(
+        &[
+            "--backend", "rocksdb", "--incremental", "--inline-threshold", "0",
+            "--checkpoint-dir", &format!("file:{}", cp.display()), "--take", "checkpoint",
+        ],
+        dir.path(),
+    );
+    // Another tool moved the data (here: cp -r of the whole checkpoint base) …
+    let copied = dir.path().join("copied");
+    let status = Command::new("cp").arg("-r").arg(&cp).arg(&copied).status().unwrap();
+    assert!(status.success());
+    std::fs::remove_dir_all(&cp).unwrap();
+    let rel = checkpoint.strip_prefix(&cp).unwrap();
+    let moved = copied.join(rel);
+    let state = dir.path().join("state");
+    // … so Flink cannot restore from it until its _metadata is patched.
+    ferry(&state).arg("verify").arg(&moved).assert().code(3);
+    ferry(&state)
+        .args(["rewrite", "--in-place", "--map"])
+        .arg(format!("file:{}=file:{}", cp.display(), copied.display()))
+        .arg(moved.join("_metadata"))
+        .assert()
+        .success();
+    ferry(&state).args(["verify", "--deep"]).arg(&moved).assert().success();
+    flink.assert_restores("rocksdb", &moved, dir.path());
+}

@@ -129,7 +129,8 @@ fn golden_inspect_json_for_every_fixture() {
         }
         // The expectations the issue names, checked on every fixture.
         assert_eq!(
-            value["format_version"], f.manifest["format_version"],
+            value["format_version"],
+            f.manifest["format_version"],
             "{}",
             f.name()
         );
@@ -184,7 +185,9 @@ fn golden_verdicts_match_the_variants() {
                 .map(|r| r["root"].as_str().unwrap())
                 .collect();
             assert!(
-                roots.iter().any(|r| r.ends_with(&format!("{prev}/shared/"))),
+                roots
+                    .iter()
+                    .any(|r| r.ends_with(&format!("{prev}/shared/"))),
                 "{}: {roots:?}",
                 f.name()
             );
@@ -222,7 +225,10 @@ fn inspect_human_summary() {
     assert!(text.contains("snapshot    id "));
     assert!(text.contains("ferry-counter") || version < 5);
     assert!(text.contains("1a066c2a3ea2252c9e6e3760c9acbee0"), "{text}");
-    assert!(text.contains("outside     file:/tmp/ferry-fixtures/"), "{text}");
+    assert!(
+        text.contains("outside     file:/tmp/ferry-fixtures/"),
+        "{text}"
+    );
     assert!(text.contains("/shared/"), "{text}");
     assert!(text.contains("needs `ferry migrate`"), "{text}");
 
@@ -288,7 +294,9 @@ fn inspect_corrupt_tag_and_unknown_version() {
         .assert()
         .code(1)
         .stdout("")
-        .stderr(predicate::str::contains("unknown metadata format version 9 at byte 0x4"));
+        .stderr(predicate::str::contains(
+            "unknown metadata format version 9 at byte 0x4",
+        ));
 
     let Some((_tmp, dir)) = broken_copy(|mut b| {
         b[0] = 0;
@@ -367,7 +375,9 @@ fn rewrite_with_maps_counts_and_rewrites() {
         .arg("--json")
         .assert()
         .success()
-        .stderr(predicate::str::contains("--map file:/nowhere=s3://x/y matched no path"));
+        .stderr(predicate::str::contains(
+            "--map file:/nowhere=s3://x/y matched no path",
+        ));
     let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     let maps = report["maps"].as_array().unwrap();
     let fields: Vec<u64> = maps.iter().map(|m| m["fields"].as_u64().unwrap()).collect();
@@ -386,9 +396,13 @@ fn rewrite_with_maps_counts_and_rewrites() {
         .iter()
         .map(|f| f["path"].as_str().unwrap())
         .collect();
-    assert!(paths.iter().any(|p| p.starts_with("s3://bucket/flink/checkpoints/")));
-    assert!(paths.iter().any(|p| p.starts_with("hdfs://nn:8020/old-job/shared/")));
-    assert!(!paths.iter().any(|p| p.starts_with("file:/tmp/")), "{paths:?}");
+    assert!(paths
+        .iter()
+        .any(|p| p.starts_with("s3://bucket/flink/checkpoints/")));
+    assert!(paths
+        .iter()
+        .any(|p| p.starts_with("hdfs://nn:8020/old-job/shared/")));
+    assert!(!paths.iter().any(|p| p.starts_with(root)), "{paths:?}");
 
     // Never over an existing file without --force, never over the input without --in-place.
     ferry(state().path())

@@ -22,6 +22,8 @@ pub fn run(args: &[&str]) -> Result<()> {
     match args.first() {
         Some(&"cp") => bench_cp(runs),
         Some(&"s3") => crate::bench_s3::run(&args[1..]),
+        Some(&"hdfs") => crate::bench_hdfs::run(&args[1..]),
+        Some(&"migrate") => crate::bench_migrate::run(&args[1..]),
         _ => bail!("usage: cargo xtask bench cp [--runs N]"),
     }
 }
@@ -32,7 +34,7 @@ fn ferry_release() -> Result<PathBuf> {
 }
 
 /// One timed run: wall seconds and peak RSS in KiB.
-fn timed(command: &mut Command) -> Result<(f64, u64)> {
+pub fn timed(command: &mut Command) -> Result<(f64, u64)> {
     util::run(&mut Command::new("sync"))?;
     let report = std::env::temp_dir().join(format!("ferry-bench-time-{}", std::process::id()));
     let mut timed = Command::new("/usr/bin/time");

@@ -175,7 +175,13 @@ pub fn run(args: &[&str]) -> Result<()> {
     let seed = format!("s3://{b1}/seed");
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
-    timed(&tools[0], &ctx, "upload", tree.to_str().context("UTF-8 path")?, &seed)?;
+    timed(
+        &tools[0],
+        &ctx,
+        "upload",
+        tree.to_str().context("UTF-8 path")?,
+        &seed,
+    )?;
 
     // times[tool][leg] = seconds of each run; rss[tool] = peak KiB.
     let mut times: BTreeMap<&str, BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
@@ -208,7 +214,12 @@ pub fn run(args: &[&str]) -> Result<()> {
                     total as f64 / 1e6 / seconds,
                     kib / 1024
                 );
-                times.entry(tool.name).or_default().entry(leg).or_default().push(seconds);
+                times
+                    .entry(tool.name)
+                    .or_default()
+                    .entry(leg)
+                    .or_default()
+                    .push(seconds);
                 let peak = rss.entry(tool.name).or_default();
                 *peak = (*peak).max(kib);
             }
@@ -218,7 +229,10 @@ pub fn run(args: &[&str]) -> Result<()> {
                 &aws_cli,
                 &aws_env,
                 &ctx,
-                &[format!("s3://{b1}/up-{tag}-{run}"), format!("s3://{b2}/copy-{tag}-{run}")],
+                &[
+                    format!("s3://{b1}/up-{tag}-{run}"),
+                    format!("s3://{b2}/copy-{tag}-{run}"),
+                ],
             );
         }
     }
@@ -268,7 +282,9 @@ fn timed(tool: &Tool, ctx: &Ctx, leg: &str, src: &str, dst: &str) -> Result<(f64
     }
     util::run(&mut Command::new("sync"))?;
     let start = Instant::now();
-    let output = command.output().context("run /usr/bin/time (Debian package `time`)")?;
+    let output = command
+        .output()
+        .context("run /usr/bin/time (Debian package `time`)")?;
     let seconds = start.elapsed().as_secs_f64();
     if !output.status.success() {
         bail!(
@@ -281,7 +297,10 @@ fn timed(tool: &Tool, ctx: &Ctx, leg: &str, src: &str, dst: &str) -> Result<(f64
     let text = std::fs::read_to_string(&report)?;
     let kib = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     Ok((seconds, kib))
@@ -306,7 +325,14 @@ fn cleanup(aws: &Path, env: &[(String, String)], ctx: &Ctx, prefixes: &[String])
         let _ = Command::new(aws)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .env_remove("AWS_CA_BUNDLE")
-            .args(["--endpoint-url", &ctx.endpoint, "s3", "rm", "--recursive", "--only-show-errors"])
+            .args([
+                "--endpoint-url",
+                &ctx.endpoint,
+                "s3",
+                "rm",
+                "--recursive",
+                "--only-show-errors",
+            ])
             .arg(prefix)
             .status();
     }
@@ -356,7 +382,11 @@ fn report(
             .filter_map(|t| Some((*t, speed(t, leg)?)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .unwrap_or(("none", 0.0));
-        let ratio = if best_speed > 0.0 { ferry / best_speed } else { 0.0 };
+        let ratio = if best_speed > 0.0 {
+            ferry / best_speed
+        } else {
+            0.0
+        };
         println!("  {leg}: ferry {ferry:.0} MB/s vs best peer {best} {best_speed:.0} MB/s → ratio {ratio:.2}");
         json.push_str(&format!(
             "{}\"{leg}\":{{\"ferry_mb_s\":{ferry:.1},\"best_peer\":\"{best}\",\"best_peer_mb_s\":{best_speed:.1},\"ratio\":{ratio:.3}}}",

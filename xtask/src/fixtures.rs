@@ -194,7 +194,14 @@ pub fn run(args: &[&str]) -> Result<()> {
             "bless inspect expectations",
             util::run(
                 std::process::Command::new(cargo)
-                    .args(["test", "-p", "ferry-cli", "--test", "e2e", "inspect::golden"])
+                    .args([
+                        "test",
+                        "-p",
+                        "ferry-cli",
+                        "--test",
+                        "e2e",
+                        "inspect::golden",
+                    ])
                     .env("FERRY_BLESS", "1")
                     .current_dir(util::root()),
             ),
@@ -290,7 +297,10 @@ fn generate(flink: &Flink, variant: &Variant) -> Result<u64> {
         }
         "chained-incremental-checkpoint" => {
             let first = flink.run_job(&checkpointed("rocksdb", true), &work)?;
-            let from = first.snapshot.clone().context("the first job took no checkpoint")?;
+            let from = first
+                .snapshot
+                .clone()
+                .context("the first job took no checkpoint")?;
             previous_job = Some(first.job_id.clone());
             let spec = JobSpec {
                 restore: Some(from),

@@ -144,7 +144,10 @@ impl JobSpec {
         opt("--keys", self.keys.to_string());
         opt("--parallelism", self.parallelism.to_string());
         opt("--backend", self.backend.into());
-        opt("--checkpoint-interval", self.checkpoint_interval_ms.to_string());
+        opt(
+            "--checkpoint-interval",
+            self.checkpoint_interval_ms.to_string(),
+        );
         opt("--take", self.take.into());
         opt("--timeout-seconds", self.timeout_secs.to_string());
         if let Some(d) = &self.checkpoint_dir {
@@ -186,6 +189,7 @@ impl JobSpec {
 
 /// What `ferry.FerryJob` reported.
 #[derive(Debug, Clone, Default)]
+#[allow(dead_code)] // harness API: not every caller reads every field
 pub struct JobReport {
     /// The snapshot taken (savepoint or `chk-N` directory as a Flink URI), if any.
     pub snapshot: Option<String>,
@@ -366,7 +370,15 @@ pub fn install_jars(version: &str) -> Result<PathBuf> {
             );
             util::run(
                 Command::new("python3")
-                    .args(["-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"])
+                    .args([
+                        "-m",
+                        "pip",
+                        "download",
+                        "-q",
+                        "--no-deps",
+                        "--no-binary",
+                        ":all:",
+                    ])
                     .arg(package(version))
                     .arg("-d")
                     .arg(&downloads),
@@ -448,7 +460,11 @@ pub fn compile_job(version: &str, lib: &Path) -> Result<PathBuf> {
     // FNV-1a over names and contents: recompile whenever a source changes.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for s in &sources {
-        let mut feed = s.file_name().unwrap_or_default().as_encoded_bytes().to_vec();
+        let mut feed = s
+            .file_name()
+            .unwrap_or_default()
+            .as_encoded_bytes()
+            .to_vec();
         feed.extend(std::fs::read(s)?);
         for b in feed {
             hash ^= u64::from(b);
@@ -459,12 +475,20 @@ pub fn compile_job(version: &str, lib: &Path) -> Result<PathBuf> {
     if classes.join(".compiled").exists() {
         return Ok(classes);
     }
+    // Older builds stay (a few KiB each): a running test may still use one.
     let _ = std::fs::remove_dir_all(&classes);
     std::fs::create_dir_all(&classes)?;
     let release = if major >= 2 { "11" } else { "8" };
     util::run(
         Command::new("javac")
-            .args(["-nowarn", "-Xlint:-options", "-encoding", "UTF-8", "--release", release])
+            .args([
+                "-nowarn",
+                "-Xlint:-options",
+                "-encoding",
+                "UTF-8",
+                "--release",
+                release,
+            ])
             .arg("-cp")
             .arg(format!("{}/*", lib.display()))
             .arg("-d")

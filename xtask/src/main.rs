@@ -12,6 +12,8 @@
 //!   and keep them up until Enter is pressed.
 
 mod bench;
+mod bench_hdfs;
+mod bench_migrate;
 mod bench_s3;
 mod fixtures;
 mod flink;
@@ -75,10 +77,7 @@ fn test(args: &[&str]) -> Result<()> {
     }
     let result = util::step("tests", util::run(&mut command));
     // Flink's own loader against ferry's codec, on this version's real fixtures (~10 s).
-    let oracle = util::step(
-        "oracle",
-        oracle::run(&["--versions", flink::CI_VERSION]),
-    );
+    let oracle = util::step("oracle", oracle::run(&["--versions", flink::CI_VERSION]));
     drop(servers);
     result.and(oracle)
 }

@@ -98,11 +98,19 @@ pub fn check_version(version: &str) -> Result<Vec<String>> {
     let mut cases = Vec::new();
     let mut failures = Vec::new();
     for dir in &variants {
-        let variant = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let variant = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let manifest: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json"))?)?;
-        let rel = manifest["metadata"].as_str().context("manifest: metadata")?;
-        let root = manifest["original_root"].as_str().context("manifest: original_root")?;
+        let rel = manifest["metadata"]
+            .as_str()
+            .context("manifest: metadata")?;
+        let root = manifest["original_root"]
+            .as_str()
+            .context("manifest: original_root")?;
         let original = std::fs::read(dir.join(rel))?;
         let md = ferry_metadata::decode(&original)?;
 
@@ -165,10 +173,16 @@ pub fn check_version(version: &str) -> Result<Vec<String>> {
                     eprintln!(
                         "xtask: oracle {}: Flink agrees ({} operators, {} handles)",
                         case.name,
-                        flink_view.iter().filter(|l| l.starts_with("operator ")).count(),
+                        flink_view
+                            .iter()
+                            .filter(|l| l.starts_with("operator "))
+                            .count(),
                         flink_view.len()
                             - 1
-                            - flink_view.iter().filter(|l| l.starts_with("operator ")).count()
+                            - flink_view
+                                .iter()
+                                .filter(|l| l.starts_with("operator "))
+                                .count()
                     );
                 } else {
                     let a: BTreeSet<&String> = flink_view.iter().collect();

@@ -20,7 +20,12 @@ pub fn savepoint_shape() -> Vec<(String, usize)> {
 
 /// Creates the tree under `root` unless it is already complete.
 pub fn ensure(root: &Path) -> Result<u64> {
-    let files = savepoint_shape();
+    ensure_files(root, &savepoint_shape())
+}
+
+/// Creates `files` (relative path, size) of random bytes under `root` unless a marker says an
+/// earlier run finished them; returns their total size.
+pub fn ensure_files(root: &Path, files: &[(String, usize)]) -> Result<u64> {
     let total: u64 = files.iter().map(|(_, s)| *s as u64).sum();
     let marker = root.join(".complete");
     if marker.exists() {
@@ -33,7 +38,7 @@ pub fn ensure(root: &Path) -> Result<u64> {
     );
     let mut state = 0x2545_F491_4F6C_DD1Du64;
     let mut buffer = vec![0u8; MIB];
-    for (rel, size) in &files {
+    for (rel, size) in files {
         let path = root.join(rel);
         std::fs::create_dir_all(path.parent().expect("files have parents"))?;
         let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);

@@ -73,8 +73,8 @@ Rewrite the paths inside a Flink `_metadata` file, for snapshots whose data file
 already moved. No data file is read, copied or checked.
 
 Each --map OLD=NEW replaces the prefix OLD of every absolute path (file handles, file-merging
-segments and directories) with NEW; the longest matching OLD wins, and matching is by whole
-path components. Locations are compared in Flink's form (file:///x and /x are file:/x).
+segments and directories, and the path-like names of inline state) with NEW; the longest
+matching OLD wins, and matching is by whole path components. Locations are compared in Flink's form (file:///x and /x are file:/x).
 Relative references (savepoints since Flink 1.11) follow the directory and are never changed.
 Without any --map the output is byte-identical to the input.
 
@@ -119,9 +119,10 @@ pub struct RewriteArgs {
     /// Replace the path prefix OLD with NEW; repeatable (the longest matching OLD wins).
     #[arg(long = "map", value_name = "OLD=NEW")]
     pub maps: Vec<String>,
-    /// Also rewrite the names of inline state handles (path-like labels Flink never opens).
+    /// Leave the names of inline state handles as they are (path-like labels Flink never
+    /// opens; rewritten by default, as `ferry migrate` does).
     #[arg(long)]
-    pub include_inline_names: bool,
+    pub keep_inline_names: bool,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -444,8 +444,8 @@ mod tests {
         assert_eq!(padding, [32, 16, 0, 16, 0, 48]);
     }
 
-    /// Pinned against Hadoop 2.7.3's FsShell `-checksum` on the test cluster (1 MiB blocks):
-    /// the first 3,000,000 bytes of a file whose three block MD5s are below.
+    /// Three blocks: 48 bytes of MD5s, digested with 16 zero bytes (the buffer holds 64), as
+    /// Hadoop 2.7.3's FsShell `-checksum` does (checked on the test cluster by ferry-hdfs).
     #[test]
     fn three_blocks_pad_like_hadoop() {
         let sum = HdfsFileChecksum::from_block_md5s(512, 2048, &[[1; 16], [2; 16], [3; 16]]);

@@ -42,12 +42,32 @@ struct BlockChecksum {
     crc32c: bool,
 }
 
+/// What the cluster reports about a closed file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredFile {
+    /// The length the NameNode reports.
+    pub length: u64,
+    /// The file checksum from its DataNodes; `None` when it has no comparable one.
+    pub checksum: Option<HdfsFileChecksum>,
+}
+
 /// The file checksum of `path` (a NameNode path), from its DataNodes.
 pub async fn file_checksum(
     namenode: &NameNodeClient,
     path: &str,
     use_hostname: bool,
 ) -> Result<Option<HdfsFileChecksum>> {
+    stored_file(namenode, path, use_hostname)
+        .await
+        .map(|f| f.checksum)
+}
+
+/// The length and file checksum of `path` (a NameNode path).
+pub async fn stored_file(
+    namenode: &NameNodeClient,
+    path: &str,
+    use_hostname: bool,
+) -> Result<StoredFile> {
     let response: proto::GetBlockLocationsResponseProto = namenode
         .call(
             "getBlockLocations",
@@ -61,13 +81,20 @@ pub async fn file_checksum(
     let Some(located) = response.locations else {
         return Err(Error::new(ErrorKind::NotFound, "no such file"));
     };
+    let none = StoredFile {
+        length: located.file_length,
+        checksum: None,
+    };
     if located.under_construction {
         tracing::debug!(path, "no HDFS checksum: the file is still being written");
-        return Ok(None);
+        return Ok(none);
     }
     if located.ec_policy.is_some() || located.file_encryption_info.is_some() {
-        tracing::debug!(path, "no HDFS checksum for erasure-coded or encrypted files");
-        return Ok(None);
+        tracing::debug!(
+            path,
+            "no HDFS checksum for erasure-coded or encrypted files"
+        );
+        return Ok(none);
     }
     let mut remaining = located.file_length;
     let mut connections: HashMap<String, BufReader<TcpStream>> = HashMap::new();
@@ -84,21 +111,27 @@ pub async fn file_checksum(
         let sum = block_checksum(block, extended, use_hostname, &mut connections).await?;
         if !sum.crc32c {
             tracing::debug!(path, "no HDFS CRC32C checksum: a block uses another CRC");
-            return Ok(None);
+            return Ok(none);
         }
         if index == 0 {
             (bytes_per_crc, first_crc_per_block) = (sum.bytes_per_crc, sum.crc_per_block);
         } else if sum.bytes_per_crc != bytes_per_crc {
-            tracing::debug!(path, "no HDFS checksum: blocks differ in bytes per checksum");
-            return Ok(None);
+            tracing::debug!(
+                path,
+                "no HDFS checksum: blocks differ in bytes per checksum"
+            );
+            return Ok(none);
         }
         md5s.push(sum.md5);
     }
-    Ok(Some(HdfsFileChecksum::from_block_md5s(
-        bytes_per_crc,
-        first_crc_per_block,
-        &md5s,
-    )))
+    Ok(StoredFile {
+        length: located.file_length,
+        checksum: Some(HdfsFileChecksum::from_block_md5s(
+            bytes_per_crc,
+            first_crc_per_block,
+            &md5s,
+        )),
+    })
 }
 
 /// Asks the block's DataNodes in turn until one answers.
@@ -202,7 +235,10 @@ async fn ask(
         };
         return Err(Error::new(
             kind,
-            format!("DataNode {address} {what} (status {}): {message}", reply.status),
+            format!(
+                "DataNode {address} {what} (status {}): {message}",
+                reply.status
+            ),
         )
         .temporary());
     }

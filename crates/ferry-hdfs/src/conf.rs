@@ -198,7 +198,8 @@ fn parse_properties(text: &str) -> std::result::Result<Vec<(String, String)>, St
         allow_dtd: true,
         ..Default::default()
     };
-    let document = roxmltree::Document::parse_with_options(text, options).map_err(|e| e.to_string())?;
+    let document =
+        roxmltree::Document::parse_with_options(text, options).map_err(|e| e.to_string())?;
     let pairs = document
         .descendants()
         .filter(|n| n.has_tag_name("property"))
@@ -268,7 +269,10 @@ mod tests {
         let r = |p: &str| c.resolve_viewfs("c", p).unwrap();
         assert_eq!(r("/data/x"), ("ns1".into(), "/warehouse/x".into()));
         assert_eq!(r("/data/hot/y"), ("ns2".into(), "/y".into()));
-        assert_eq!(r("/data/hotter"), ("ns1".into(), "/warehouse/hotter".into()));
+        assert_eq!(
+            r("/data/hotter"),
+            ("ns1".into(), "/warehouse/hotter".into())
+        );
         assert_eq!(r("/other"), ("ns3".into(), "/fb/other".into()));
         assert!(conf(&[]).resolve_viewfs("c", "/x").is_err());
     }

@@ -19,12 +19,7 @@ struct Row {
     message: &'static str,
 }
 
-const fn row(
-    class: &'static str,
-    kind: ErrorKind,
-    temporary: bool,
-    message: &'static str,
-) -> Row {
+const fn row(class: &'static str, kind: ErrorKind, temporary: bool, message: &'static str) -> Row {
     Row {
         class,
         kind,
@@ -34,6 +29,7 @@ const fn row(
 }
 
 /// NameNode and DataNode exceptions by Java class (Hadoop 2.x/3.x `org.apache.hadoop…`).
+#[rustfmt::skip]
 const TABLE: &[Row] = &[
     row("java.io.FileNotFoundException", ErrorKind::NotFound, false, "no such file or directory"),
     row("org.apache.hadoop.security.AccessControlException", ErrorKind::PermissionDenied, false,
@@ -99,7 +95,11 @@ impl fmt::Display for Remote {
 impl std::error::Error for Remote {}
 
 fn first_line(text: &str) -> String {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     const MAX: usize = 400;
     if line.len() > MAX {
         let mut cut = MAX;
@@ -208,10 +208,11 @@ pub fn map(error: HdfsError, op: &'static str, path: &str) -> Error {
         }
         HdfsError::UnsupportedErasureCodingPolicy(message)
         | HdfsError::ErasureCodingError(message)
-        | HdfsError::UnsupportedFeature(message) => {
-            Error::new(ErrorKind::Unsupported, "not supported by ferry's HDFS client")
-                .with_source(Remote(message))
-        }
+        | HdfsError::UnsupportedFeature(message) => Error::new(
+            ErrorKind::Unsupported,
+            "not supported by ferry's HDFS client",
+        )
+        .with_source(Remote(message)),
         HdfsError::TrashNotEnabled => Error::new(ErrorKind::Unsupported, "trash is not enabled"),
         error @ (HdfsError::SASLError(_)
         | HdfsError::GSSAPIError(..)
@@ -221,10 +222,11 @@ pub fn map(error: HdfsError, op: &'static str, path: &str) -> Error {
              kerberos_keytab=; needs a ferry built with the `kerberos` feature)",
         )
         .with_source(Remote(first_line(&error.to_string()))),
-        HdfsError::XmlParseError(e) => {
-            Error::new(ErrorKind::ConfigInvalid, "cannot parse the Hadoop configuration")
-                .with_source(e)
-        }
+        HdfsError::XmlParseError(e) => Error::new(
+            ErrorKind::ConfigInvalid,
+            "cannot parse the Hadoop configuration",
+        )
+        .with_source(e),
         error @ (HdfsError::InternalError(_) | HdfsError::InvalidRPCResponse(_)) => {
             Error::new(ErrorKind::Unexpected, "HDFS protocol error")
                 .with_source(Remote(first_line(&error.to_string())))

@@ -15,10 +15,12 @@
 //!   over the final name (rename with overwrite).
 //! * **Checksums.** hdfs-native has no `getFileChecksum`: [`block_checksum`] asks the
 //!   DataNodes for block checksums with the DataTransferProtocol op `BLOCK_CHECKSUM` and builds
-//!   Hadoop's MD5-of-MD5-of-CRC32C file checksum, equal to `hadoop fs -checksum`'s.
-//!   [`HdfsStorage::checksum_params`] tells a copy how to compute the same value while it
-//!   streams ([`ferry_core::checksum_hdfs::HdfsHasher`]), so copies into and out of HDFS are
-//!   verified without reading anything twice.
+//!   Hadoop's MD5-of-MD5-of-CRC32C file checksum, equal to `hadoop fs -checksum`'s. Every write
+//!   computes the same value from the bytes it sends
+//!   ([`ferry_core::checksum_hdfs::HdfsHasher`]) and compares it with the DataNodes' once the
+//!   file is closed, so copies into HDFS are verified without reading anything back; reads are
+//!   checked by hdfs-native against the DataNodes' stored chunk CRCs as they arrive.
+//!   [`HdfsStorage::checksum_params`] tells other callers how to compute the value themselves.
 //! * **Errors** map onto ferry's kinds in one table ([`error`]); temporary ones (safe mode,
 //!   lease recovery, a dead DataNode in the pipeline, …) are retried by the engine.
 //!
@@ -66,7 +68,8 @@ impl Kerberos {
             keytab: options.get("kerberos_keytab").map(str::to_string),
             cache: options.get("kerberos_cache").map(str::to_string),
         };
-        let any = kerberos.principal.is_some() || kerberos.keytab.is_some() || kerberos.cache.is_some();
+        let any =
+            kerberos.principal.is_some() || kerberos.keytab.is_some() || kerberos.cache.is_some();
         if any && !cfg!(feature = "kerberos") {
             return Err(kerberos_missing());
         }
@@ -109,7 +112,12 @@ pub fn parse_size(text: &str) -> Result<u64> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let shift = match unit.trim().to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+    let shift = match unit
+        .trim()
+        .to_ascii_lowercase()
+        .trim_end_matches("ib")
+        .trim_end_matches('b')
+    {
         "" => 0,
         "k" => 10,
         "m" => 20,
@@ -122,7 +130,12 @@ pub fn parse_size(text: &str) -> Result<u64> {
         .ok()
         .filter(|_| shift != u32::MAX)
         .and_then(|n| n.checked_mul(1u64 << shift.min(63)))
-        .ok_or_else(|| Error::new(ErrorKind::InvalidInput, format!("{text:?} is not a size (e.g. 128M)")))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("{text:?} is not a size (e.g. 128M)"),
+            )
+        })
 }
 
 /// The operating-system user, as hdfs-native finds it when `HADOOP_USER_NAME` is unset.
@@ -146,7 +159,9 @@ fn settings(options: &BackendOptions) -> Result<HdfsSettings> {
             parse_size(v)
                 .ok()
                 .filter(|n| *n >= 1024 * 1024 && n % 512 == 0)
-                .ok_or_else(|| invalid("block_size", v, "expected a size of at least 1M, e.g. 128M"))
+                .ok_or_else(|| {
+                    invalid("block_size", v, "expected a size of at least 1M, e.g. 128M")
+                })
         })
         .transpose()?;
     let replication = options

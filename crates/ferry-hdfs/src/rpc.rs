@@ -131,17 +131,14 @@ impl NameNodeClient {
                 }
             }
             let connection = slot.as_mut().expect("connected above");
-            let result = tokio::time::timeout(
-                TIMEOUT,
-                self.exchange(connection, method, request),
-            )
-            .await
-            .unwrap_or_else(|_| {
-                Err(error::io(
-                    std::io::ErrorKind::TimedOut.into(),
-                    &self.addresses[address],
-                ))
-            });
+            let result = tokio::time::timeout(TIMEOUT, self.exchange(connection, method, request))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(error::io(
+                        std::io::ErrorKind::TimedOut.into(),
+                        &self.addresses[address],
+                    ))
+                });
             match result {
                 Ok(Reply::Success(response)) => return Ok(response),
                 Ok(Reply::Remote {
@@ -166,9 +163,8 @@ impl NameNodeClient {
                 }
             }
         }
-        Err(last_error.unwrap_or_else(|| {
-            Error::new(ErrorKind::ConfigInvalid, "no NameNode address to call")
-        }))
+        Err(last_error
+            .unwrap_or_else(|| Error::new(ErrorKind::ConfigInvalid, "no NameNode address to call")))
     }
 
     async fn exchange<Q: Message, R: Message + Default>(
@@ -198,7 +194,12 @@ impl NameNodeClient {
             &method_header.encode_length_delimited_to_vec(),
             &request.encode_length_delimited_to_vec(),
         ]);
-        connection.stream.get_mut().write_all(&bytes).await.map_err(io)?;
+        connection
+            .stream
+            .get_mut()
+            .write_all(&bytes)
+            .await
+            .map_err(io)?;
         loop {
             let len = connection.stream.read_u32().await.map_err(io)? as usize;
             if len > MAX_RESPONSE {

@@ -5,9 +5,13 @@
 //! * Writes open one pipeline per file (`create` → packets → `complete`) with the configured
 //!   block size and replication; the engine runs many files at once and commits each by
 //!   temp name + [`Storage::rename`] (with overwrite, so an existing destination is replaced).
-//! * File checksums come from the DataNodes ([`crate::block_checksum`]); the parameters the
-//!   engine needs to compute the same value while streaming come from
-//!   [`HdfsStorage::checksum_params`].
+//! * Every write is verified without reading it back: the writer computes the HDFS checksum
+//!   of the bytes it is given ([`HdfsHasher`]) and, once the file is closed, compares it and
+//!   the length with what the NameNode and the DataNodes report ([`crate::block_checksum`]).
+//!   The receipt carries the NameNode's length, so the engine needs no extra `stat`. Reads are
+//!   verified by hdfs-native against the DataNodes' stored chunk CRCs, packet by packet.
+//! * [`HdfsStorage::checksum_params`] gives what a copy needs to compute the same file
+//!   checksum itself while streaming.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -15,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use ferry_core::checksum_hdfs::{HdfsChecksumParams, HdfsFileChecksum};
+use ferry_core::checksum_hdfs::{HdfsChecksumParams, HdfsFileChecksum, HdfsHasher};
 use ferry_core::storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, ObjectWriter, Storage, WriteOptions,
     WriteReceipt,
@@ -57,6 +61,60 @@ struct Checksummer {
 }
 
 impl Checksummer {
+    /// Checks a file ferry just wrote and closed against what ferry sent: the NameNode's
+    /// length and the DataNodes' checksum (`BLOCK_CHECKSUM`: the DataNodes read their own
+    /// block metadata, no data moves). Returns the receipt, or a temporary `Corrupted` error.
+    async fn verify_written(
+        &self,
+        location: &Location,
+        sent: u64,
+        expected: HdfsFileChecksum,
+    ) -> Result<WriteReceipt> {
+        let (client, path) = self.route(location)?;
+        let stored = block_checksum::stored_file(&client, &path, self.conf.use_datanode_hostname())
+            .await
+            .map_err(|e| {
+                e.with_operation("verify")
+                    .with_context("path", location)
+                    .with_context("backend", "hdfs")
+            })?;
+        let corrupted = |what: String| {
+            Err(Error::new(ErrorKind::Corrupted, what)
+                .with_operation("verify")
+                .with_context("path", location)
+                .with_context("backend", "hdfs")
+                .temporary())
+        };
+        if stored.length != sent {
+            return corrupted(format!(
+                "HDFS stored {} bytes, ferry sent {sent}",
+                stored.length
+            ));
+        }
+        match stored.checksum {
+            Some(reported) if reported.comparable(&expected) && reported != expected => {
+                return corrupted(format!(
+                    "the DataNodes' checksum {} differs from the bytes ferry sent ({})",
+                    reported.to_hex(),
+                    expected.to_hex()
+                ));
+            }
+            Some(reported) if !reported.comparable(&expected) => tracing::debug!(
+                %location, %reported, %expected,
+                "written with other checksum parameters than expected; size checked only"
+            ),
+            _ => {}
+        }
+        Ok(WriteReceipt {
+            size: sent,
+            stored_size: Some(stored.length),
+            checksum: stored
+                .checksum
+                .filter(|c| *c == expected)
+                .map(|c| c.to_checksum()),
+        })
+    }
+
     /// The NameNode client and NameNode path for a location (viewfs resolved).
     fn route(&self, location: &Location) -> Result<(Arc<NameNodeClient>, String)> {
         let (authority, path) = if self.scheme == "viewfs" {
@@ -90,7 +148,7 @@ pub struct HdfsStorage {
     capabilities: Capabilities,
     settings: HdfsSettings,
     conf: HadoopConf,
-    checksummer: Option<Checksummer>,
+    checksummer: Option<Arc<Checksummer>>,
     defaults: OnceCell<proto::FsServerDefaultsProto>,
 }
 
@@ -130,7 +188,10 @@ impl HdfsStorage {
             let mapped = map(e, "open", &url);
             Error::new(
                 ErrorKind::ConfigInvalid,
-                format!("cannot set up an HDFS client for {url}: {}", mapped.message()),
+                format!(
+                    "cannot set up an HDFS client for {url}: {}",
+                    mapped.message()
+                ),
             )
             .with_source(mapped)
         })?;
@@ -141,16 +202,17 @@ impl HdfsStorage {
             .unwrap_or_else(crate::os_user);
         // The checksum client speaks SIMPLE authentication and plain DataNode connections
         // only; secure clusters keep size verification.
-        let checksummer = (settings.checksums
-            && !conf.security_enabled()
-            && !conf.data_transfer_protected())
-        .then(|| Checksummer {
-            conf: conf.clone(),
-            user: user.clone(),
-            scheme: scheme.clone(),
-            authority: authority.clone(),
-            clients: Default::default(),
-        });
+        let checksummer =
+            (settings.checksums && !conf.security_enabled() && !conf.data_transfer_protected())
+                .then(|| {
+                    Arc::new(Checksummer {
+                        conf: conf.clone(),
+                        user: user.clone(),
+                        scheme: scheme.clone(),
+                        authority: authority.clone(),
+                        clients: Default::default(),
+                    })
+                });
         let capabilities = Capabilities {
             ranged_reads: true,
             // One write pipeline per file: HDFS has no parallel parts (concat aside).
@@ -217,10 +279,16 @@ impl HdfsStorage {
             .get_or_try_init(|| async {
                 let (client, _) = checksummer.route(location)?;
                 let response: proto::GetServerDefaultsResponseProto = client
-                    .call("getServerDefaults", &proto::GetServerDefaultsRequestProto {})
+                    .call(
+                        "getServerDefaults",
+                        &proto::GetServerDefaultsRequestProto {},
+                    )
                     .await?;
                 response.server_defaults.ok_or_else(|| {
-                    Error::new(ErrorKind::Unexpected, "the NameNode sent no server defaults")
+                    Error::new(
+                        ErrorKind::Unexpected,
+                        "the NameNode sent no server defaults",
+                    )
                 })
             })
             .await
@@ -287,6 +355,38 @@ impl HdfsStorage {
                     .with_context("path", location)
                     .with_context("backend", "hdfs")
             })
+    }
+
+    /// A hasher for a file about to be written, when checksums are on. A NameNode that cannot
+    /// say its defaults costs the check, not the write.
+    async fn write_hasher(&self, location: &Location) -> Option<HdfsHasher> {
+        self.checksummer.as_ref()?;
+        match self.server_defaults(location).await {
+            Ok(defaults) => HdfsHasher::new(HdfsChecksumParams {
+                bytes_per_crc: defaults.bytes_per_checksum,
+                block_size: self.write_block_size().unwrap_or(defaults.block_size),
+            })
+            .ok(),
+            Err(err) => {
+                tracing::warn!(%err, "no HDFS checksum check of writes: no server defaults");
+                None
+            }
+        }
+    }
+
+    /// Checks a closed file against the length and HDFS checksum of the bytes it should hold,
+    /// without reading it (what every write does before it returns). Errors: `Corrupted`
+    /// (temporary) on a mismatch; `Unsupported` when checksums are off.
+    pub async fn verify_stored(
+        &self,
+        location: &Location,
+        size: u64,
+        expected: HdfsFileChecksum,
+    ) -> Result<WriteReceipt> {
+        match &self.checksummer {
+            Some(checksummer) => checksummer.verify_written(location, size, expected).await,
+            None => Err(Error::unsupported("verify_stored")),
+        }
     }
 
     async fn create(&self, location: &Location) -> Result<FileWriter> {
@@ -432,12 +532,15 @@ impl Storage for HdfsStorage {
     }
 
     async fn write(&self, location: &Location, _: &WriteOptions) -> Result<Box<dyn ObjectWriter>> {
+        let hasher = self.write_hasher(location).await;
         let writer = self.create(location).await?;
         Ok(Box::new(HdfsWriter {
             writer: Some(writer),
             client: self.client.clone(),
+            location: location.clone(),
             path: path_of(location).to_string(),
             written: 0,
+            verifier: self.checksummer.clone().zip(hasher),
         }))
     }
 
@@ -449,7 +552,12 @@ impl Storage for HdfsStorage {
     ) -> Result<WriteReceipt> {
         let path = path_of(location);
         let size = data.len() as u64;
+        let hasher = self.write_hasher(location).await;
         let mut writer = self.create(location).await?;
+        let expected = hasher.map(|mut h| {
+            h.update(&data);
+            h.finish()
+        });
         let result = async {
             if !data.is_empty() {
                 writer.write_bytes(data).await?;
@@ -462,11 +570,20 @@ impl Storage for HdfsStorage {
             self.delete_quietly(path).await;
             return Err(map(e, "write", path));
         }
-        Ok(WriteReceipt {
-            size,
-            stored_size: None,
-            checksum: None,
-        })
+        match (&self.checksummer, expected) {
+            (Some(checksummer), Some(expected)) => {
+                let verified = checksummer.verify_written(location, size, expected).await;
+                if verified.is_err() {
+                    self.delete_quietly(path).await;
+                }
+                verified
+            }
+            _ => Ok(WriteReceipt {
+                size,
+                stored_size: None,
+                checksum: None,
+            }),
+        }
     }
 
     async fn delete(&self, location: &Location) -> Result<()> {
@@ -525,21 +642,27 @@ impl Storage for HdfsStorage {
     }
 }
 
-/// One file being written: one hdfs-native pipeline.
+/// One file being written: one hdfs-native pipeline, and the HDFS checksum of what went in.
 struct HdfsWriter {
     writer: Option<FileWriter>,
     client: Client,
+    location: Location,
     path: String,
     written: u64,
+    verifier: Option<(Arc<Checksummer>, HdfsHasher)>,
 }
 
 #[async_trait]
 impl ObjectWriter for HdfsWriter {
     async fn write(&mut self, data: Bytes) -> Result<()> {
-        let writer = self.writer.as_mut().ok_or_else(|| {
-            Error::new(ErrorKind::Unexpected, "HDFS writer used after it failed")
-        })?;
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| Error::new(ErrorKind::Unexpected, "HDFS writer used after it failed"))?;
         let len = data.len() as u64;
+        if let Some((_, hasher)) = &mut self.verifier {
+            hasher.update(&data);
+        }
         if let Err(e) = writer.write_bytes(data).await {
             self.writer = None;
             return Err(map(e, "write", &self.path));
@@ -549,18 +672,30 @@ impl ObjectWriter for HdfsWriter {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<WriteReceipt> {
-        let mut writer = self.writer.take().ok_or_else(|| {
-            Error::new(ErrorKind::Unexpected, "HDFS writer used after it failed")
-        })?;
+        let mut writer = self
+            .writer
+            .take()
+            .ok_or_else(|| Error::new(ErrorKind::Unexpected, "HDFS writer used after it failed"))?;
         writer
             .close()
             .await
             .map_err(|e| map(e, "write", &self.path))?;
-        Ok(WriteReceipt {
-            size: self.written,
-            stored_size: None,
-            checksum: None,
-        })
+        match self.verifier.take() {
+            Some((checksummer, hasher)) => {
+                let verified = checksummer
+                    .verify_written(&self.location, self.written, hasher.finish())
+                    .await;
+                if verified.is_err() {
+                    let _ = self.client.delete(&self.path, false).await;
+                }
+                verified
+            }
+            None => Ok(WriteReceipt {
+                size: self.written,
+                stored_size: None,
+                checksum: None,
+            }),
+        }
     }
 
     async fn abort(mut self: Box<Self>) -> Result<()> {

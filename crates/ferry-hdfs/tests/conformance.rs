@@ -18,11 +18,7 @@ fn cluster() -> Option<String> {
 }
 
 fn root(url: &str, name: &str) -> Location {
-    Location::parse(&format!(
-        "{url}/{}",
-        ferry_conformance::unique_prefix(name)
-    ))
-    .unwrap()
+    Location::parse(&format!("{url}/{}", ferry_conformance::unique_prefix(name))).unwrap()
 }
 
 fn open(at: &Location, options: &BackendOptions) -> HdfsStorage {
@@ -174,7 +170,12 @@ async fn block_size_and_replication_options_apply() {
     let storage = open(&root, &options);
     let at = root.join("two-meg-blocks");
     assert_eq!(
-        storage.checksum_params(&at).await.unwrap().unwrap().block_size,
+        storage
+            .checksum_params(&at)
+            .await
+            .unwrap()
+            .unwrap()
+            .block_size,
         2 << 20
     );
     let data = ferry_conformance::pattern(5 << 20, 4);
@@ -264,8 +265,8 @@ async fn errors_are_mapped_to_kinds_with_actionable_messages() {
     let missing = owner.stat(&root.join("missing")).await.unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound);
     assert!(missing.to_string().contains("missing"), "{missing}");
-    let not_a_size = ferry_hdfs::open(&root, &BackendOptions::new().with("block_size", "huge"))
-        .unwrap_err();
+    let not_a_size =
+        ferry_hdfs::open(&root, &BackendOptions::new().with("block_size", "huge")).unwrap_err();
     assert_eq!(not_a_size.kind(), ErrorKind::InvalidInput);
 }
 
@@ -296,4 +297,50 @@ async fn an_abandoned_temp_file_with_a_lease_is_replaced() {
         &b"whole"[..]
     );
     std::mem::forget(dead);
+}
+
+/// Every write is checked against the NameNode's length and the DataNodes' checksum before it
+/// returns, and a file that does not match what was sent is reported as corrupted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_verified_against_the_datanodes_without_reading_back() {
+    let Some(url) = cluster() else { return };
+    let root = root(&url, "verified");
+    let storage = open(&root, &BackendOptions::new());
+    let at = root.join("f.bin");
+    let data = ferry_conformance::pattern(2_345_678, 6);
+    let receipt = storage
+        .put(&at, Bytes::from(data.clone()), &WriteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(receipt.stored_size, Some(data.len() as u64));
+    let params = storage.checksum_params(&at).await.unwrap().unwrap();
+    let hash = |bytes: &[u8]| {
+        let mut hasher = HdfsHasher::new(params).unwrap();
+        hasher.update(bytes);
+        hasher.finish()
+    };
+    assert_eq!(receipt.checksum, Some(hash(&data).to_checksum()));
+    let mut writer = storage.write(&at, &WriteOptions::default()).await.unwrap();
+    writer.write(Bytes::from(data.clone())).await.unwrap();
+    let receipt = writer.commit().await.unwrap();
+    assert_eq!(receipt.checksum, Some(hash(&data).to_checksum()));
+
+    let mut other = data.clone();
+    other[1_500_000] ^= 1;
+    let err = storage
+        .verify_stored(&at, data.len() as u64, hash(&other))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupted, "{err}");
+    assert!(err.is_temporary());
+    assert!(err.to_string().contains("DataNodes' checksum"), "{err}");
+    let err = storage
+        .verify_stored(&at, data.len() as u64 + 1, hash(&data))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupted, "{err}");
+    storage
+        .verify_stored(&at, data.len() as u64, hash(&data))
+        .await
+        .unwrap();
 }

@@ -31,7 +31,8 @@ impl W {
 
 /// A V6 `_metadata` with `operators × parallelism` subtasks.
 fn synthetic(operators: usize, parallelism: usize) -> Vec<u8> {
-    let base = "hdfs://namenode.example.com:8020/flink/checkpoints/0f3c2a9d8e7b6a5f4e3d2c1b0a998877";
+    let base =
+        "hdfs://namenode.example.com:8020/flink/checkpoints/0f3c2a9d8e7b6a5f4e3d2c1b0a998877";
     let max_parallelism = parallelism * 2;
     let mut w = W(Vec::with_capacity(operators * parallelism * 1100));
     w.0.extend_from_slice(&[0x49, 0x60, 0x67, 0x2D]);
@@ -41,7 +42,9 @@ fn synthetic(operators: usize, parallelism: usize) -> Vec<u8> {
     w.i32(operators as i32);
     let inline: Vec<u8> = (0..700u32).map(|i| (i * 31 % 251) as u8).collect();
     for op in 0..operators {
-        w.utf(&format!("Window(TumblingEventTimeWindows(60000)) -> Map {op}"));
+        w.utf(&format!(
+            "Window(TumblingEventTimeWindows(60000)) -> Map {op}"
+        ));
         w.utf(&format!("uid-{op}"));
         w.0.extend_from_slice(&[(op % 251) as u8; 16]);
         w.i32(parallelism as i32);
@@ -63,7 +66,7 @@ fn synthetic(operators: usize, parallelism: usize) -> Vec<u8> {
             w.i32(inline.len() as i32);
             w.0.extend_from_slice(&inline);
             w.i32(0); // raw operator state
-            // managed keyed state: K-12 with an S-2 file delegate
+                      // managed keyed state: K-12 with an S-2 file delegate
             w.u8(12);
             w.i32((s * 2) as i32);
             w.i32(2);
@@ -127,15 +130,30 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--measure-one") {
         // Child: one pipeline run on the file, then report the peak RSS.
         let path = &args[i + 1];
+        // As a tool runs it: read the file, decode, let go of the input, rewrite, encode.
         let before = peak_rss_kib().unwrap_or(0);
         let bytes = std::fs::read(path).expect("read");
-        let (_, _, _, changed, out) = pipeline(&bytes, &maps());
+        let mut md = ferry_metadata::decode(&bytes).expect("decodes");
+        let after_decode = peak_rss_kib().unwrap_or(0);
+        drop(bytes);
+        let report = md
+            .apply_prefix_maps(
+                &maps(),
+                PrefixRewriteOptions {
+                    include_inline_names: true,
+                },
+            )
+            .expect("rewrites");
+        let after_rewrite = peak_rss_kib().unwrap_or(0);
+        let out = ferry_metadata::encode(&md).expect("encodes");
         println!(
-            "{} {} {} {}",
+            "{} {} {} {} {} {}",
             before,
             peak_rss_kib().unwrap_or(0),
-            changed,
-            out
+            report.stats.changed,
+            out.len(),
+            after_decode,
+            after_rewrite
         );
         return;
     }
@@ -189,8 +207,17 @@ fn main() {
         .expect("re-run self");
     let _ = std::fs::remove_dir_all(&dir);
     let text = String::from_utf8_lossy(&out.stdout);
-    let nums: Vec<u64> = text.split_whitespace().filter_map(|t| t.parse().ok()).collect();
-    if let [before, peak, ..] = nums[..] {
+    let nums: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    if let [before, peak, _, _, after_decode, after_rewrite] = nums[..] {
+        println!(
+            "peak RSS after decode {:.1} MB, after rewrite {:.1} MB, after encode {:.1} MB",
+            after_decode as f64 * 1024.0 / 1e6,
+            after_rewrite as f64 * 1024.0 / 1e6,
+            peak as f64 * 1024.0 / 1e6
+        );
         let peak_mb = peak as f64 * 1024.0 / 1e6;
         let grown_mb = (peak - before) as f64 * 1024.0 / 1e6;
         println!(

@@ -44,6 +44,9 @@ pub enum Mutf8Error {
 
 /// Number of modified-UTF-8 bytes needed for `s` (no limit applied).
 pub fn encoded_len(s: &str) -> usize {
+    if is_plain_ascii(s.as_bytes()) {
+        return s.len();
+    }
     s.encode_utf16()
         .map(|u| match u {
             0x0001..=0x007F => 1,
@@ -55,6 +58,10 @@ pub fn encoded_len(s: &str) -> usize {
 
 /// Encodes `s` as modified UTF-8 without applying the length limit.
 pub fn encode_unchecked(s: &str) -> Vec<u8> {
+    if is_plain_ascii(s.as_bytes()) {
+        // U+0001..U+007F encode as themselves (paths, ids, names: the common case).
+        return s.as_bytes().to_vec();
+    }
     let mut out = Vec::with_capacity(s.len());
     for u in s.encode_utf16() {
         match u {
@@ -84,6 +91,9 @@ pub fn encode(s: &str) -> Result<Vec<u8>, Mutf8Error> {
 
 /// Checks `bytes` the way Java's `readUTF` does; returns the offset of the first bad byte.
 pub fn validate(bytes: &[u8]) -> Result<(), Mutf8Error> {
+    if is_plain_ascii(bytes) {
+        return Ok(());
+    }
     decode_units_with(bytes, |_| {})
 }
 
@@ -141,7 +151,9 @@ fn decode_units_with(bytes: &[u8], mut sink: impl FnMut(u16)) -> Result<(), Mutf
 pub fn decode(bytes: &[u8]) -> Result<String, Mutf8Error> {
     if is_plain_ascii(bytes) {
         // Modified UTF-8 equals ASCII for U+0001..U+007F.
-        return Ok(bytes.iter().map(|&b| b as char).collect());
+        if let Ok(s) = std::str::from_utf8(bytes) {
+            return Ok(s.to_owned());
+        }
     }
     let units = decode_utf16(bytes)?;
     char::decode_utf16(units.iter().copied())
@@ -156,8 +168,10 @@ pub fn decode(bytes: &[u8]) -> Result<String, Mutf8Error> {
 /// Decodes `bytes`, replacing malformed parts and unpaired surrogates with U+FFFD.
 pub fn decode_lossy(bytes: &[u8]) -> Cow<'_, str> {
     if is_plain_ascii(bytes) {
-        // All bytes are 0x01..=0x7F, hence valid UTF-8.
-        return String::from_utf8_lossy(bytes);
+        // All bytes are 0x01..=0x7F, hence valid UTF-8 (borrowed, no copy).
+        if let Ok(s) = std::str::from_utf8(bytes) {
+            return Cow::Borrowed(s);
+        }
     }
     match decode_utf16(bytes) {
         Ok(units) => Cow::Owned(
@@ -198,7 +212,7 @@ pub fn decode_lossy(bytes: &[u8]) -> Cow<'_, str> {
 }
 
 fn is_plain_ascii(bytes: &[u8]) -> bool {
-    bytes.iter().all(|&b| (0x01..=0x7F).contains(&b))
+    bytes.is_ascii() && !bytes.contains(&0)
 }
 
 /// A string field exactly as stored in the file: the raw modified-UTF-8 bytes (without the

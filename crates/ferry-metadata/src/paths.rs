@@ -131,20 +131,25 @@ type Visitor<'f> = dyn FnMut(&PathRef, &mut JavaString) -> Result<(), RewriteErr
 
 struct Walk<'f, 'g> {
     crumb: String,
+    /// Build breadcrumbs and full [`PathRef`]s. Without it the visitor gets a placeholder
+    /// `PathRef` (empty breadcrumb and value, right field) and nothing is allocated per field.
+    describe: bool,
     f: &'f mut Visitor<'g>,
 }
 
 impl Walk<'_, '_> {
     fn enter(&mut self, seg: &str, idx: Option<usize>) -> usize {
         let old = self.crumb.len();
+        if !self.describe {
+            return old;
+        }
         if !self.crumb.is_empty() {
             self.crumb.push('.');
         }
         self.crumb.push_str(seg);
         if let Some(i) = idx {
-            self.crumb.push('[');
-            self.crumb.push_str(&i.to_string());
-            self.crumb.push(']');
+            use std::fmt::Write as _;
+            let _ = write!(self.crumb, "[{i}]");
         }
         old
     }
@@ -164,11 +169,20 @@ impl Walk<'_, '_> {
             Some(seg) => self.enter(seg, None),
             None => self.crumb.len(),
         };
-        let r = PathRef {
-            breadcrumb: self.crumb.clone(),
-            field,
-            value: s.clone(),
-            size: size.and_then(|v| u64::try_from(v).ok()),
+        let r = if self.describe {
+            PathRef {
+                breadcrumb: self.crumb.clone(),
+                field,
+                value: s.clone(),
+                size: size.and_then(|v| u64::try_from(v).ok()),
+            }
+        } else {
+            PathRef {
+                breadcrumb: String::new(),
+                field,
+                value: JavaString::default(),
+                size: None,
+            }
         };
         let res = (self.f)(&r, s);
         self.leave(old);
@@ -332,10 +346,12 @@ impl Walk<'_, '_> {
 
 fn walk_mut(
     m: &mut Metadata,
+    describe: bool,
     f: &mut dyn FnMut(&PathRef, &mut JavaString) -> Result<(), RewriteError>,
 ) -> Result<(), RewriteError> {
     Walk {
         crumb: String::new(),
+        describe,
         f,
     }
     .metadata(m)
@@ -347,7 +363,7 @@ impl Metadata {
         let mut copy = self.clone();
         let mut out = Vec::new();
         // The visitor never fails, so the walk cannot fail either.
-        let _ = walk_mut(&mut copy, &mut |p, _| {
+        let _ = walk_mut(&mut copy, true, &mut |p, _| {
             out.push(p.clone());
             Ok(())
         });
@@ -362,23 +378,71 @@ impl Metadata {
         &mut self,
         mut f: impl FnMut(&PathRef) -> Option<String>,
     ) -> Result<RewriteStats, RewriteError> {
-        let mut work = self.clone();
+        self.rewrite_with(true, |p, _| f(p))
+    }
+
+    /// [`Metadata::rewrite_paths`], optionally without building a full [`PathRef`] per field
+    /// (`describe = false`: `f` gets a `PathRef` with only `field` set, and the stored value).
+    fn rewrite_with(
+        &mut self,
+        describe: bool,
+        mut f: impl FnMut(&PathRef, &JavaString) -> Option<String>,
+    ) -> Result<RewriteStats, RewriteError> {
+        // Pass 1 decides every replacement without changing anything (all-or-nothing);
+        // pass 2 stores them, walking without building breadcrumbs.
         let mut stats = RewriteStats::default();
-        walk_mut(&mut work, &mut |p, slot| {
+        let mut plan: Vec<(usize, JavaString)> = Vec::new();
+        let mut too_long: Option<(usize, usize)> = None;
+        let first = walk_mut(self, describe, &mut |p, slot| {
+            let index = stats.visited;
             stats.visited += 1;
-            if let Some(new) = f(p) {
-                let js = JavaString::new(&new).map_err(|_| RewriteError::StringTooLong {
-                    breadcrumb: p.breadcrumb.clone(),
-                    len: mutf8::encoded_len(&new),
-                })?;
-                if js != *slot {
-                    *slot = js;
-                    stats.changed += 1;
+            if let Some(new) = f(p, slot) {
+                match JavaString::new(&new) {
+                    Ok(js) if js != *slot => plan.push((index, js)),
+                    Ok(_) => {}
+                    Err(_) => {
+                        let len = mutf8::encoded_len(&new);
+                        too_long = Some((index, len));
+                        return Err(RewriteError::StringTooLong {
+                            breadcrumb: p.breadcrumb.clone(),
+                            len,
+                        });
+                    }
                 }
             }
             Ok(())
+        });
+        if let Err(err) = first {
+            let Some((at, len)) = too_long.filter(|_| !describe) else {
+                return Err(err);
+            };
+            // Name the field: walk again with breadcrumbs, up to the failing one.
+            let mut breadcrumb = String::new();
+            let mut index = 0usize;
+            let _ = walk_mut(self, true, &mut |p, _| {
+                if index == at {
+                    breadcrumb = p.breadcrumb.clone();
+                }
+                index += 1;
+                Ok(())
+            });
+            return Err(RewriteError::StringTooLong { breadcrumb, len });
+        }
+        stats.changed = plan.len();
+        if plan.is_empty() {
+            return Ok(stats);
+        }
+        let mut plan = plan.into_iter().peekable();
+        let mut index = 0usize;
+        walk_mut(self, false, &mut |_, slot| {
+            if plan.peek().is_some_and(|(i, _)| *i == index) {
+                if let Some((_, js)) = plan.next() {
+                    *slot = js;
+                }
+            }
+            index += 1;
+            Ok(())
         })?;
-        *self = work;
         Ok(stats)
     }
 
@@ -392,7 +456,7 @@ impl Metadata {
         options: PrefixRewriteOptions,
     ) -> Result<PrefixRewriteReport, RewriteError> {
         let mut hits = vec![0usize; maps.maps.len()];
-        let stats = self.rewrite_paths(|p| {
+        let stats = self.rewrite_with(false, |p, value| {
             let eligible = match p.kind() {
                 PathKind::Absolute | PathKind::Directory => true,
                 PathKind::InlineHandleName => options.include_inline_names,
@@ -401,7 +465,7 @@ impl Metadata {
             if !eligible {
                 return None;
             }
-            let (idx, new) = maps.map(&p.value_str())?;
+            let (idx, new) = maps.map(&value.to_string_lossy())?;
             hits[idx] += 1;
             Some(new)
         })?;

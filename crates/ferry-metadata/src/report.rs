@@ -150,7 +150,11 @@ fn walk_leaves<'a>(md: &'a Metadata, f: &mut dyn FnMut(usize, bool, Leaf<'a>)) {
             }
             w.keyed(s.managed_keyed_state.as_ref());
             w.keyed(s.raw_keyed_state.as_ref());
-            for h in s.input_channel_state.iter().chain(&s.result_subpartition_state) {
+            for h in s
+                .input_channel_state
+                .iter()
+                .chain(&s.result_subpartition_state)
+            {
                 w.channel(h);
             }
         }
@@ -475,7 +479,12 @@ impl InspectReport {
                 }
                 Leaf::Segment { path, size, .. } => {
                     totals.absolute_references += 1;
-                    (path.to_string_lossy().into_owned(), size, false, "segment-file")
+                    (
+                        path.to_string_lossy().into_owned(),
+                        size,
+                        false,
+                        "segment-file",
+                    )
                 }
             };
             add(o, pos(size), !in_channel);
@@ -587,7 +596,11 @@ fn verdict(
     if totals.absolute_references > 0 {
         reasons.push(format!(
             "{} stored as absolute paths; they keep pointing at the old location after a move",
-            plural(totals.absolute_references, "file reference is", "file references are")
+            plural(
+                totals.absolute_references,
+                "file reference is",
+                "file references are"
+            )
         ));
         let inside_abs = files.iter().filter(|f| f.inside && !f.relative).count();
         if inside_abs > 0 {

@@ -10,8 +10,9 @@
 //! `Directory` entry, listing is recursive by prefix, and directory-marker objects (keys ending
 //! in `/`) are skipped.
 
+use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -40,8 +41,38 @@ pub const MAX_PARTS: u32 = 10_000;
 pub struct S3Storage {
     pub(crate) core: Arc<S3Core>,
     pub(crate) settings: S3Settings,
+    pub(crate) hints: Arc<ListingHints>,
     identity: String,
     capabilities: Capabilities,
+}
+
+/// Size and ETag of recently listed objects, so that a server-side copy of a listed object
+/// needs no HEAD: the copy is pinned to the listed ETag. Bounded: when full it starts over,
+/// which only costs HEADs.
+#[derive(Debug, Default)]
+pub(crate) struct ListingHints {
+    map: Mutex<HashMap<Location, (u64, String)>>,
+}
+
+impl ListingHints {
+    const CAPACITY: usize = 20_000;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Location, (u64, String)>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn remember(&self, location: &Location, size: u64, etag: String) {
+        let mut map = self.lock();
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(location.clone(), (size, etag));
+    }
+
+    /// The listed size and ETag of `location`, once.
+    pub(crate) fn take(&self, location: &Location) -> Option<(u64, String)> {
+        self.lock().remove(location)
+    }
 }
 
 impl S3Storage {
@@ -58,6 +89,7 @@ impl S3Storage {
         Ok(S3Storage {
             core: Arc::new(core),
             settings,
+            hints: Arc::default(),
             identity,
             capabilities: Capabilities {
                 ranged_reads: true,
@@ -197,11 +229,12 @@ impl Storage for S3Storage {
             First,
             Next(String),
         }
-        let core = self.core.clone();
+        let (core, hints) = (self.core.clone(), self.hints.clone());
         let root = prefix.clone();
         let key_prefix = list_prefix(prefix);
         futures::stream::try_unfold(Some(Page::First), move |state| {
             let (core, root, key_prefix) = (core.clone(), root.clone(), key_prefix.clone());
+            let hints = hints.clone();
             async move {
                 let token = match state {
                     None => return Ok(None),
@@ -225,8 +258,12 @@ impl Storage for S3Storage {
                         .with_operation("list")
                         .with_context("path", &root));
                     }
+                    let location = root.with_path(&object.key);
+                    if let Some(etag) = object.etag {
+                        hints.remember(&location, object.size, etag);
+                    }
                     entries.push(Ok(Entry {
-                        location: root.with_path(&object.key),
+                        location,
                         kind: EntryKind::File,
                         size: object.size,
                         modified: object.modified,

@@ -12,10 +12,12 @@ use ferry_core::{BackendOptions, Error, ErrorKind, Result};
 
 use crate::flink_conf;
 
-/// Default size above which a server-side copy uses parallel `UploadPartCopy` requests.
-pub const DEFAULT_COPY_THRESHOLD: u64 = 64 * 1024 * 1024;
+/// Default size above which a server-side copy uses parallel `UploadPartCopy` requests. One
+/// `CopyObject` is one request and, on stores that share data between copies, nearly free;
+/// parallel part copies pay off for objects of gigabytes.
+pub const DEFAULT_COPY_THRESHOLD: u64 = 1024 * 1024 * 1024;
 /// Default part size of a parallel server-side copy.
-pub const DEFAULT_COPY_PART_SIZE: u64 = 32 * 1024 * 1024;
+pub const DEFAULT_COPY_PART_SIZE: u64 = 64 * 1024 * 1024;
 /// Default number of `UploadPartCopy` requests in flight per object.
 pub const DEFAULT_COPY_CONCURRENCY: usize = 8;
 /// The largest object `CopyObject` copies in one request (S3's limit).

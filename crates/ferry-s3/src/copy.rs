@@ -1,12 +1,13 @@
 //! Server-side copies within one endpoint (any buckets): the bytes never pass through ferry.
 //!
-//! The source is HEAD'ed first (size, ETag, full-object CRC32C) and every copy request is
-//! pinned to that ETag (`x-amz-copy-source-if-match`), so a source replaced mid-copy fails
-//! (`ConditionNotMatch`) instead of producing a mix. Objects up to `copy_threshold` (and at
+//! The source's size and ETag come from the listing that found it (or a HEAD, which also gives
+//! its full-object CRC32C), and every copy request is pinned to that ETag
+//! (`x-amz-copy-source-if-match`), so a source replaced mid-copy fails (`ConditionNotMatch`)
+//! instead of producing a mix — and a successful copy is of exactly the listed version. Objects up to `copy_threshold` (and at
 //! most 5 GiB, S3's limit) are one `CopyObject`; larger ones are a multipart upload of
 //! `UploadPartCopy` requests, `copy_concurrency` at a time, aborted on any failure. When the
-//! source has a full-object CRC32C, the copy must report the same one, or the copy is deleted
-//! and the error is `Corrupted`.
+//! source's full-object CRC32C is known (HEAD), the copy must report the same one, or it is
+//! deleted and the error is `Corrupted`.
 
 use futures::{StreamExt, TryStreamExt};
 
@@ -21,11 +22,26 @@ use crate::core::{ObjectInfo, S3Core};
 /// Copies `from` to `to` server-side.
 pub(crate) async fn copy(store: &S3Storage, from: &Location, to: &Location) -> Result<WriteReceipt> {
     let core = &store.core;
-    let source = core.s3_head(from).await?.ok_or_else(|| {
-        Error::new(ErrorKind::NotFound, "no such object")
-            .with_operation("copy")
-            .with_context("path", from)
-    })?;
+    // A listed object's size and ETag are known: pin the copy to that ETag, no HEAD needed.
+    let (source, listed) = match store.hints.take(from) {
+        Some((size, etag)) => (
+            ObjectInfo {
+                size,
+                modified: None,
+                etag: Some(etag),
+                crc32c: None,
+            },
+            true,
+        ),
+        None => {
+            let head = core.s3_head(from).await?.ok_or_else(|| {
+                Error::new(ErrorKind::NotFound, "no such object")
+                    .with_operation("copy")
+                    .with_context("path", from)
+            })?;
+            (head, false)
+        }
+    };
     let threshold = store.settings.copy_threshold.min(MAX_SINGLE_COPY);
     let copied = if source.size <= threshold {
         core.s3_copy(from, source.etag.as_deref(), to).await?
@@ -33,14 +49,24 @@ pub(crate) async fn copy(store: &S3Storage, from: &Location, to: &Location) -> R
         let part_size = part_size(source.size, store.settings.copy_part_size);
         copy_in_parts(core, from, &source, to, part_size, store.settings.copy_concurrency).await?
     };
+    if listed {
+        // The copy succeeded under `x-amz-copy-source-if-match` with the listed ETag: it is
+        // that version, of the listed size.
+        return Ok(WriteReceipt {
+            size: source.size,
+            stored_size: Some(source.size),
+            checksum: copied.map(Checksum::Crc32c),
+        });
+    }
     // Not every store returns the copy's checksum: then ask it (one HEAD, which the engine
     // would otherwise spend on checking the size).
     let (copied, copied_size) = match copied {
         Some(crc) => (Some(crc), None),
-        None => match core.s3_head(to).await? {
+        None if source.crc32c.is_some() => match core.s3_head(to).await? {
             Some(info) => (info.crc32c, Some(info.size)),
             None => (None, None),
         },
+        None => (None, None),
     };
     if let (Some(want), Some(got)) = (source.crc32c, copied) {
         if want != got {
@@ -56,8 +82,6 @@ pub(crate) async fn copy(store: &S3Storage, from: &Location, to: &Location) -> R
     }
     Ok(WriteReceipt {
         size: source.size,
-        // The copy is of exactly the HEAD'ed version (if-match); with matching checksums the
-        // store has confirmed the size too.
         stored_size: copied_size.or(
             (source.crc32c.is_some() && source.crc32c == copied).then_some(source.size),
         ),

@@ -52,6 +52,7 @@ pub(crate) struct Listed {
     pub key: String,
     pub size: u64,
     pub modified: Option<SystemTime>,
+    pub etag: Option<String>,
 }
 
 /// A part of a multipart upload, as ListParts reports it.
@@ -320,6 +321,7 @@ impl S3Core {
                     key: o.key()?.to_string(),
                     size: size_of(o.size()),
                     modified: time_of(o.last_modified()),
+                    etag: o.e_tag().map(str::to_string),
                 })
             })
             .collect();

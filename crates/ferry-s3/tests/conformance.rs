@@ -341,6 +341,24 @@ async fn server_side_copies_across_buckets_single_and_in_parallel_parts() {
         assert_eq!(receipt.checksum, Some(Checksum::Crc32c(crc32c(&body))));
         assert_eq!(read_to_bytes(store.as_ref(), &to, None).await.unwrap(), body);
     }
+
+    // A copy is pinned to the version the listing saw: replaced since, it fails.
+    let from = root.join("changing");
+    store
+        .put(&from, data(100, 1), &WriteOptions::default())
+        .await
+        .unwrap();
+    let listed: Vec<_> = store.list(&root).try_collect().await.unwrap();
+    assert!(listed.iter().any(|e| e.location == from));
+    store
+        .put(&from, data(200, 2), &WriteOptions::default())
+        .await
+        .unwrap();
+    let err = store.copy(&from, &other.join("changed")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConditionNotMatch, "{err}");
+    // Without a listing (a HEAD instead) the copy is of the current version.
+    let receipt = store.copy(&from, &other.join("changed")).await.unwrap();
+    assert_eq!(receipt.size, 200);
     cleanup(&store, &root).await;
     cleanup(&store, &other).await;
 }

@@ -139,7 +139,7 @@ fn property(name: &str, value: impl std::fmt::Display) -> String {
     format!(" <property><name>{name}</name><value>{value}</value></property>\n")
 }
 
-fn write_conf(home: &Path, ports: &Ports) -> Result<PathBuf> {
+fn write_conf(home: &Path, ports: &Ports, block_size: u64) -> Result<PathBuf> {
     let conf = home.join("conf");
     for app in ["hdfs", "datanode"] {
         let dir = conf.join("webapps").join(app).join("WEB-INF");
@@ -159,13 +159,19 @@ fn write_conf(home: &Path, ports: &Ports) -> Result<PathBuf> {
         property("dfs.namenode.name.dir", home.join("name").display()),
         property("dfs.datanode.data.dir", home.join("data").display()),
         property("dfs.replication", 1),
-        property("dfs.blocksize", BLOCK_SIZE),
-        property("dfs.namenode.rpc-address", format!("127.0.0.1:{}", ports.rpc)),
+        property("dfs.blocksize", block_size),
+        property(
+            "dfs.namenode.rpc-address",
+            format!("127.0.0.1:{}", ports.rpc),
+        ),
         property(
             "dfs.namenode.http-address",
             format!("127.0.0.1:{}", ports.http),
         ),
-        property("dfs.datanode.address", format!("127.0.0.1:{}", ports.dn_xfer)),
+        property(
+            "dfs.datanode.address",
+            format!("127.0.0.1:{}", ports.dn_xfer),
+        ),
         property(
             "dfs.datanode.http.address",
             format!("127.0.0.1:{}", ports.dn_http),
@@ -174,7 +180,10 @@ fn write_conf(home: &Path, ports: &Ports) -> Result<PathBuf> {
             "dfs.datanode.ipc.address",
             format!("127.0.0.1:{}", ports.dn_ipc),
         ),
-        property("dfs.namenode.datanode.registration.ip-hostname-check", false),
+        property(
+            "dfs.namenode.datanode.registration.ip-hostname-check",
+            false,
+        ),
         property("dfs.permissions.enabled", true),
         property("dfs.webhdfs.enabled", false),
         property("dfs.namenode.safemode.extension", 0),
@@ -210,9 +219,14 @@ fn script(path: &Path, body: &str) -> Result<()> {
     util::run(Command::new("chmod").arg("+x").arg(path))
 }
 
-/// Starts a fresh NameNode and a supervised DataNode; returns when the DataNode is registered
-/// and the NameNode is out of safe mode.
+/// Starts the tests' cluster (1 MiB blocks) under `work/hdfs`.
 pub fn start(paths: &Paths) -> Result<Server> {
+    start_cluster(paths, "hdfs", BLOCK_SIZE)
+}
+
+/// Starts a fresh NameNode and a supervised DataNode under `work/<name>` with `block_size`;
+/// returns when the DataNode is registered and the NameNode is out of safe mode.
+pub fn start_cluster(paths: &Paths, name: &'static str, block_size: u64) -> Result<Server> {
     if Command::new("java")
         .arg("-version")
         .stderr(Stdio::null())
@@ -222,7 +236,7 @@ pub fn start(paths: &Paths) -> Result<Server> {
         bail!("the HDFS test server needs `java` (Debian: apt-get install default-jre-headless)");
     }
     let jars = jars(&paths.cache)?;
-    let home = paths.work.join("hdfs");
+    let home = paths.work.join(name);
     let _ = std::fs::remove_dir_all(&home);
     for dir in ["name", "data", "logs", "tmp", "bin"] {
         std::fs::create_dir_all(home.join(dir))?;
@@ -234,7 +248,7 @@ pub fn start(paths: &Paths) -> Result<Server> {
         dn_http: free_port()?,
         dn_ipc: free_port()?,
     };
-    let conf = write_conf(&home, &ports)?;
+    let conf = write_conf(&home, &ports, block_size)?;
     let classpath = format!("{}:{}/*", conf.display(), jars.display());
     let bin = home.join("bin");
 
@@ -312,19 +326,22 @@ pub fn start(paths: &Paths) -> Result<Server> {
         .spawn()
         .context("start the DataNode")?;
     let server = Server {
-        name: "hdfs",
+        name,
         env: vec![
             (
                 "FERRY_TEST_HDFS_URL".into(),
                 format!("hdfs://127.0.0.1:{}", ports.rpc),
             ),
-            ("FERRY_TEST_HDFS_CONF_DIR".into(), conf.display().to_string()),
+            (
+                "FERRY_TEST_HDFS_CONF_DIR".into(),
+                conf.display().to_string(),
+            ),
             ("FERRY_TEST_HDFS_SHELL".into(), shell.display().to_string()),
             (
                 "FERRY_TEST_HDFS_DATANODE_PID_FILE".into(),
                 pid_file.display().to_string(),
             ),
-            ("FERRY_TEST_HDFS_BLOCK_SIZE".into(), BLOCK_SIZE.to_string()),
+            ("FERRY_TEST_HDFS_BLOCK_SIZE".into(), block_size.to_string()),
         ],
         processes: vec![dn, nn],
         workdir: home.clone(),

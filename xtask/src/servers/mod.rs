@@ -60,8 +60,11 @@ impl Drop for Server {
     }
 }
 
+/// A server's start function.
+pub type StartFn = fn(&Paths) -> Result<Server>;
+
 /// Every server the tests need, in start order.
-pub const ALL: &[(&str, fn(&Paths) -> Result<Server>)] = &[
+pub const ALL: &[(&str, StartFn)] = &[
     ("hdfs", hdfs::start),
     ("s3", s3::start),
     ("flink", crate::flink::server),
@@ -80,7 +83,8 @@ pub fn start_all() -> Result<Vec<Server>> {
         let started = Instant::now();
         let server = start(&paths).with_context(|| format!("starting the {name} test server"))?;
         eprintln!(
-            "xtask: {name} server up in {:.1}s",
+            "xtask: {} server up in {:.1}s",
+            server.name,
             started.elapsed().as_secs_f64()
         );
         running.push(server);

@@ -38,7 +38,10 @@ pub fn start_named(paths: &Paths, name: &str) -> Result<Server> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let access_key = format!("FERRYTEST{:011X}", (nanos as u64) & 0xFFF_FFFF_FFFF);
-    let secret_key = format!("{:032x}", nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835));
+    let secret_key = format!(
+        "{:032x}",
+        nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
+    );
     // A second account, for copies that must stream because the credentials differ.
     let (access_key2, secret_key2) = (format!("{access_key}2"), format!("{secret_key}2"));
     let identity = |name: &str, ak: &str, sk: &str| {
@@ -96,7 +99,10 @@ pub fn start_named(paths: &Paths, name: &str) -> Result<Server> {
     let server = Server {
         name: "s3",
         env: vec![
-            ("FERRY_TEST_S3_ENDPOINT".into(), format!("http://127.0.0.1:{s3_port}")),
+            (
+                "FERRY_TEST_S3_ENDPOINT".into(),
+                format!("http://127.0.0.1:{s3_port}"),
+            ),
             ("FERRY_TEST_S3_ACCESS_KEY".into(), access_key),
             ("FERRY_TEST_S3_SECRET_KEY".into(), secret_key),
             ("FERRY_TEST_S3_ACCESS_KEY2".into(), access_key2),

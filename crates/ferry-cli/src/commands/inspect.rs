@@ -104,11 +104,7 @@ pub fn render(r: &InspectReport, list_files: bool) -> String {
     let mut line = |label: &str, text: String| {
         s.push_str(&format!("{label:<11} {text}\n"));
     };
-    let handles: Vec<String> = r
-        .handles
-        .iter()
-        .map(|(k, n)| format!("{n}× {k}"))
-        .collect();
+    let handles: Vec<String> = r.handles.iter().map(|(k, n)| format!("{n}× {k}")).collect();
     line(
         "handles",
         if handles.is_empty() {

@@ -10,7 +10,7 @@ use std::io::Write;
 use anyhow::{bail, Context as _};
 use ferry_core::relocate::snapshot;
 use ferry_core::storage::WriteOptions;
-use ferry_core::{ErrorKind, EntryKind, Location};
+use ferry_core::{EntryKind, ErrorKind, Location};
 use ferry_metadata::{PrefixMap, PrefixMaps, PrefixRewriteOptions};
 use serde::Serialize;
 
@@ -81,7 +81,7 @@ pub async fn run(args: RewriteArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
     let rewrite = md.apply_prefix_maps(
         &table,
         PrefixRewriteOptions {
-            include_inline_names: args.include_inline_names,
+            include_inline_names: !args.keep_inline_names,
         },
     )?;
     let out_bytes: Vec<u8> = if rewrite.stats.changed == 0 {
@@ -91,14 +91,20 @@ pub async fn run(args: RewriteArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
         // Belt and braces: what we write must decode to what we meant.
         let again = ferry_metadata::decode(&bytes)
             .context("the rewritten metadata does not decode (a ferry bug)")?;
-        anyhow::ensure!(again == md, "the rewritten metadata does not round-trip (a ferry bug)");
+        anyhow::ensure!(
+            again == md,
+            "the rewritten metadata does not round-trip (a ferry bug)"
+        );
         bytes
     };
 
     let (storage, output) = if args.in_place {
         (input.storage.clone(), snap.metadata_location.clone())
     } else {
-        let text = args.output.as_deref().context("-o OUT or --in-place is required")?;
+        let text = args
+            .output
+            .as_deref()
+            .context("-o OUT or --in-place is required")?;
         let out = backends::endpoint(&registry, text, &options).await?;
         let mut location = out.location.clone();
         let as_dir = text.ends_with('/')

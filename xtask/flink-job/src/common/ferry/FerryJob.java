@@ -291,7 +291,20 @@ public final class FerryJob {
         source.keyBy(new ByKey(o.keys)).process(new Counter()).uid("ferry-counter").name("counter");
 
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(o.timeoutSeconds);
-        JobClient client = env.executeAsync("ferry-job");
+        JobClient client;
+        int[] v = flinkVersion();
+        if (o.restore != null && v[0] == 1 && v[1] < 11) {
+            // Flink 1.10's local executor ignores execution.savepoint.path: set the restore
+            // settings on the stream graph itself.
+            Object graph = env.getClass().getMethod("getStreamGraph", String.class).invoke(env, "ferry-job");
+            Class<?> srs = Class.forName("org.apache.flink.runtime.jobgraph.SavepointRestoreSettings");
+            Object settings = srs.getMethod("forPath", String.class, boolean.class)
+                    .invoke(null, o.restore, o.allowNonRestored);
+            graph.getClass().getMethod("setSavepointRestoreSettings", srs).invoke(graph, settings);
+            client = (JobClient) env.getClass().getMethod("executeAsync", graph.getClass()).invoke(env, graph);
+        } else {
+            client = env.executeAsync("ferry-job");
+        }
         JobID jobId = client.getJobID();
         System.err.println("ferry-job: started job " + jobId + " on Flink " + EnvironmentInformation.getVersion());
         String snapshot = null;
