@@ -329,3 +329,32 @@ fn java_string_limit_is_enforced_with_breadcrumb_and_no_partial_change() {
     assert_eq!(e.kind, EncodeErrorKind::StringTooLong { len: 70_000 });
     assert_eq!(e.path, "operator[0].coordinator_state.name");
 }
+
+/// Found by the `decode` fuzz target: a V3 file in the Flink 1.11 channel-state layout whose
+/// paths were rewritten re-encodes to bytes that *also* parse in the 1.12+ layout, so plain
+/// `decode` (which prefers 1.12+) reads a different model. Re-reading with the layout the file
+/// was written in gives the rewritten model back; callers that re-read what they wrote must do
+/// that (`ferry rewrite` does).
+#[test]
+fn rewritten_v3_1_11_channel_layout_round_trips_with_its_layout() {
+    let bytes = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/regressions/v3-channel-layout-ambiguity.bin"),
+    )
+    .unwrap();
+    let md = ferry_metadata::decode(&bytes).unwrap();
+    assert_eq!(
+        md.layout.channel_state,
+        ferry_metadata::ChannelStateLayout::Flink1_11
+    );
+    let mut moved = md.clone();
+    moved
+        .rewrite_paths(|p| Some(format!("{}/moved", p.value_str())))
+        .unwrap();
+    let out = ferry_metadata::encode(&moved).unwrap();
+    assert_eq!(
+        ferry_metadata::decode_with_layout(&out, moved.layout).unwrap(),
+        moved
+    );
+    assert_ne!(ferry_metadata::decode(&out).unwrap().layout, moved.layout);
+}

@@ -88,8 +88,9 @@ pub async fn run(args: RewriteArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
         snap.raw.to_vec()
     } else {
         let bytes = ferry_metadata::encode(&md).context("cannot encode the rewritten metadata")?;
-        // Belt and braces: what we write must decode to what we meant.
-        let again = ferry_metadata::decode(&bytes)
+        // Belt and braces: what we write must decode to what we meant (in the V3 sub-layout
+        // it was read with: those layouts are ambiguous once string lengths change).
+        let again = ferry_metadata::decode_with_layout(&bytes, md.layout)
             .context("the rewritten metadata does not decode (a ferry bug)")?;
         anyhow::ensure!(
             again == md,

@@ -182,7 +182,7 @@ pub async fn list(storage: &dyn Storage, root: &Location) -> Result<Vec<Snapshot
             }
         }
     }
-    snapshots.sort_by(|a, b| (a.modified, a.id).cmp(&(b.modified, b.id)));
+    snapshots.sort_by_key(|s| (s.modified, s.id));
     Ok(snapshots)
 }
 
