@@ -191,3 +191,81 @@ fn a_copy_patched_with_ferry_rewrite_restores() {
     ferry(&state).args(["verify", "--deep"]).arg(&moved).assert().success();
     flink.assert_restores("rocksdb", &moved, dir.path());
 }
+
+/// A store to bounce a snapshot through: a URI root and how to run ferry against it.
+struct Remote {
+    root: String,
+    env: Vec<(String, String)>,
+    options: Vec<String>,
+}
+
+fn s3_remote(name: &str) -> Option<Remote> {
+    let get = ferry_conformance::server_env;
+    let (endpoint, key, secret, bucket) = (
+        get("FERRY_TEST_S3_ENDPOINT")?,
+        get("FERRY_TEST_S3_ACCESS_KEY")?,
+        get("FERRY_TEST_S3_SECRET_KEY")?,
+        get("FERRY_TEST_S3_BUCKET")?,
+    );
+    Some(Remote {
+        root: format!("s3a://{bucket}/{}", ferry_conformance::unique_prefix(name)),
+        env: vec![
+            ("AWS_ACCESS_KEY_ID".into(), key),
+            ("AWS_SECRET_ACCESS_KEY".into(), secret),
+            ("AWS_REGION".into(), "us-east-1".into()),
+        ],
+        options: vec!["-o".into(), format!("endpoint={endpoint}")],
+    })
+}
+
+fn hdfs_remote(name: &str) -> Option<Remote> {
+    let url = ferry_conformance::server_env("FERRY_TEST_HDFS_URL")?;
+    Some(Remote {
+        root: format!("{}/{}", url.trim_end_matches('/'), ferry_conformance::unique_prefix(name)),
+        env: Vec::new(),
+        options: Vec::new(),
+    })
+}
+
+/// Local checkpoint → `remote` → a second local place (the original deleted after the first
+/// hop): the snapshot survives two migrations across stores and Flink restores from the end.
+fn bounce_through(flink: &Flink, remote: Remote) {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = dir.path().join("cp");
+    let checkpoint = flink.snapshot(
+        &[
+            "--backend", "rocksdb", "--incremental", "--inline-threshold", "0",
+            "--checkpoint-dir", &format!("file:{}", cp.display()), "--take", "checkpoint",
+        ],
+        dir.path(),
+    );
+    let job = checkpoint.parent().unwrap().file_name().unwrap().to_str().unwrap();
+    let chk = checkpoint.file_name().unwrap().to_str().unwrap();
+    let remote_dst = format!("{}/{job}/{chk}", remote.root);
+    let state = dir.path().join("state");
+    let run = |args: &[&str]| {
+        let mut cmd = ferry(&state);
+        cmd.envs(remote.env.iter().map(|(k, v)| (k, v))).args(args).args(&remote.options);
+        cmd
+    };
+    run(&["migrate", "-q", checkpoint.to_str().unwrap(), &remote_dst]).assert().success();
+    std::fs::remove_dir_all(&cp).unwrap();
+    run(&["verify", "--deep", &remote_dst]).assert().success();
+    let back = dir.path().join("back").join(job).join(chk);
+    run(&["migrate", "-q", &remote_dst, back.to_str().unwrap()]).assert().success();
+    flink.assert_restores("rocksdb", &back, dir.path());
+}
+
+#[test]
+fn incremental_checkpoint_restores_after_a_round_trip_through_s3() {
+    let Some(flink) = flink() else { return };
+    let Some(remote) = s3_remote("flink-s3") else { return };
+    bounce_through(&flink, remote);
+}
+
+#[test]
+fn incremental_checkpoint_restores_after_a_round_trip_through_hdfs() {
+    let Some(flink) = flink() else { return };
+    let Some(remote) = hdfs_remote("flink-hdfs") else { return };
+    bounce_through(&flink, remote);
+}

@@ -266,3 +266,36 @@ fn a_checkpoint_base_copied_without_rewriting_is_detected_and_migrated() {
     }
     ferry(&state).arg("verify").arg(&dst).assert().success();
 }
+
+#[test]
+fn every_real_flink_fixture_migrates_and_verifies_on_its_own() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ferry-metadata/tests/fixtures");
+    let mut migrated = 0;
+    for version_dir in std::fs::read_dir(&root).unwrap() {
+        let version_dir = version_dir.unwrap().path();
+        let Some(version) = version_dir.file_name().unwrap().to_str().unwrap().strip_prefix("flink-").map(str::to_string) else {
+            continue;
+        };
+        for variant in std::fs::read_dir(&version_dir).unwrap() {
+            let variant = variant.unwrap().file_name().into_string().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let (snapshot, manifest) = place_fixture(&version, &variant, &dir.path().join("old"));
+            let rel = manifest["snapshot_dir"].as_str().unwrap();
+            let dst = dir.path().join("new").join(rel);
+            let state = dir.path().join("state");
+            let out = ferry(&state).args(["migrate", "--json"]).arg(&snapshot).arg(&dst).output().unwrap();
+            assert!(out.status.success(), "{version}/{variant}: {}", String::from_utf8_lossy(&out.stderr));
+            let report = json_report(&out.stdout);
+            assert_eq!(report["complete"], true, "{version}/{variant}: {report}");
+            std::fs::remove_dir_all(dir.path().join("old")).unwrap();
+            let old_root = format!("file:{}", dir.path().join("old").display());
+            for path in metadata_paths(&dst.join("_metadata")) {
+                assert!(!path.starts_with(&old_root), "{version}/{variant}: stale {path}");
+            }
+            let verify = ferry(&state).args(["verify", "--deep"]).arg(&dst).output().unwrap();
+            assert!(verify.status.success(), "{version}/{variant}: {}", String::from_utf8_lossy(&verify.stdout));
+            migrated += 1;
+        }
+    }
+    assert!(migrated >= 40, "only {migrated} fixtures found");
+}

@@ -71,7 +71,8 @@ fn test(args: &[&str]) -> Result<()> {
     command
         .args(["test", "--workspace", "--no-fail-fast"])
         .current_dir(util::root())
-        .env("FERRY_REQUIRE_SERVERS", "1");
+        .env("FERRY_REQUIRE_SERVERS", "1")
+        .env("FERRY_REQUIRE_FIXTURES", "1");
     for server in &servers {
         command.envs(server.env.iter().map(|(k, v)| (k, v)));
     }

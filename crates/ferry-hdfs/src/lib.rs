@@ -25,7 +25,8 @@
 //!   lease recovery, a dead DataNode in the pipeline, …) are retried by the engine.
 //!
 //! Options (`-o KEY=VALUE`, or `--src-option`/`--dst-option`): `block_size` (e.g. `256M`),
-//! `replication`, `user`, `config_dir`, `checksum` (`true`/`false`), `use_datanode_hostname`
+//! `replication`, `user`, `config_dir`, `checksum` (`true`/`false`), `large_writes` (files over
+//! 16 MiB written at once, default 2: bounds the client's packet buffers), `use_datanode_hostname`
 //! (`true` when DataNodes are reachable by name only, e.g. behind NAT), and with the `kerberos`
 //! feature `kerberos_principal`, `kerberos_keytab`, `kerberos_cache`.
 
@@ -44,7 +45,10 @@ use ferry_core::registry::{BackendFactory, BackendOptions, Registry};
 use ferry_core::{Error, ErrorKind, Location, Result, Storage};
 
 pub use conf::HadoopConf;
-pub use storage::{HdfsSettings, HdfsStorage};
+pub use storage::{HdfsSettings, HdfsStorage, LARGE_WRITE};
+
+/// Large files written at once by default (`-o large_writes=N`).
+pub const DEFAULT_LARGE_WRITES: usize = 2;
 
 /// Kerberos credentials for a secure cluster (cargo feature `kerberos`).
 ///
@@ -179,11 +183,23 @@ fn settings(options: &BackendOptions) -> Result<HdfsSettings> {
         Some("false") | Some("off") | Some("0") => false,
         Some(other) => return Err(invalid("checksum", other, "expected true or false")),
     };
+    let large_writes = options
+        .get("large_writes")
+        .map(|v| {
+            v.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .ok_or_else(|| invalid("large_writes", v, "expected a number from 1 to 1024"))
+        })
+        .transpose()?
+        .unwrap_or(DEFAULT_LARGE_WRITES);
     Ok(HdfsSettings {
         block_size,
         replication,
         user: options.get("user").map(str::to_string),
         checksums,
+        large_writes,
     })
 }
 
@@ -275,6 +291,12 @@ mod tests {
         assert!(settings(&opts("block_size", "1000")).is_err());
         assert!(settings(&opts("replication", "0")).is_err());
         assert!(!settings(&opts("checksum", "false")).unwrap().checksums);
+        assert_eq!(
+            settings(&BackendOptions::new()).unwrap().large_writes,
+            DEFAULT_LARGE_WRITES
+        );
+        assert_eq!(settings(&opts("large_writes", "8")).unwrap().large_writes, 8);
+        assert!(settings(&opts("large_writes", "0")).is_err());
         let err = settings(&opts("checksum", "maybe")).unwrap_err();
         assert!(err.to_string().contains("checksum"), "{err}");
     }

@@ -48,6 +48,10 @@ pub struct HdfsSettings {
     pub user: Option<String>,
     /// Ask DataNodes for file checksums (`BLOCK_CHECKSUM`).
     pub checksums: bool,
+    /// Large files (over [`LARGE_WRITE`]) written at once; more wait. Bounds the client's
+    /// packet buffers, which ferry's memory budget does not see. One DataNode pipeline takes
+    /// a file at a few hundred MB/s; small files are not limited.
+    pub large_writes: usize,
 }
 
 /// Asks NameNodes and DataNodes for what hdfs-native does not expose.
@@ -150,7 +154,13 @@ pub struct HdfsStorage {
     conf: HadoopConf,
     checksummer: Option<Arc<Checksummer>>,
     defaults: OnceCell<proto::FsServerDefaultsProto>,
+    /// Streaming writes of large files at once (see [`HdfsSettings::large_writes`]).
+    large_writes: Arc<tokio::sync::Semaphore>,
 }
+
+/// Files above this size count as large writes: hdfs-native may hold up to ~13 MiB of packets
+/// (200 × 64 KiB, queued and awaiting acks) for each of them, outside ferry's buffer budget.
+pub const LARGE_WRITE: u64 = 16 << 20;
 
 /// The NameNode path of a location.
 fn path_of(location: &Location) -> &str {
@@ -238,10 +248,11 @@ impl HdfsStorage {
             scheme,
             authority,
             capabilities,
-            settings,
             conf,
             checksummer,
             defaults: OnceCell::new(),
+            large_writes: Arc::new(tokio::sync::Semaphore::new(settings.large_writes.max(1))),
+            settings,
         })
     }
 
@@ -531,7 +542,21 @@ impl Storage for HdfsStorage {
         Ok((buffer, filled))
     }
 
-    async fn write(&self, location: &Location, _: &WriteOptions) -> Result<Box<dyn ObjectWriter>> {
+    async fn write(
+        &self,
+        location: &Location,
+        options: &WriteOptions,
+    ) -> Result<Box<dyn ObjectWriter>> {
+        let permit = match options.size_hint {
+            Some(size) if size <= LARGE_WRITE => None,
+            _ => Some(
+                self.large_writes
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Error::new(ErrorKind::Interrupted, "the store is closing"))?,
+            ),
+        };
         let hasher = self.write_hasher(location).await;
         let writer = self.create(location).await?;
         Ok(Box::new(HdfsWriter {
@@ -541,6 +566,7 @@ impl Storage for HdfsStorage {
             path: path_of(location).to_string(),
             written: 0,
             verifier: self.checksummer.clone().zip(hasher),
+            _permit: permit,
         }))
     }
 
@@ -650,6 +676,8 @@ struct HdfsWriter {
     path: String,
     written: u64,
     verifier: Option<(Arc<Checksummer>, HdfsHasher)>,
+    /// A large-write slot, held until the writer is done.
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 #[async_trait]

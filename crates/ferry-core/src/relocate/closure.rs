@@ -45,7 +45,10 @@ pub fn references(snapshot: &Snapshot) -> Result<Vec<Reference>> {
             (PathKind::Absolute, PathField::SegmentFilePath) => {
                 (parse_flink_path(&path.value_str(), &snapshot.dir)?, false)
             }
-            (PathKind::Absolute, _) => (parse_flink_path(&path.value_str(), &snapshot.dir)?, true),
+            (PathKind::Absolute, _) => (
+                parse_flink_path(&path.value_str(), &snapshot.dir)?,
+                records_whole_file(&path.breadcrumb),
+            ),
             (PathKind::Directory | PathKind::InlineHandleName, _) => continue,
         };
         match index.get(&location) {
@@ -71,6 +74,17 @@ pub fn references(snapshot: &Snapshot) -> Result<Vec<Reference>> {
         }
     }
     Ok(order)
+}
+
+/// Whether a file handle at `breadcrumb` records its whole file's size. Changelog (DSTL) file
+/// entries (`….handles[i]` of K-10/K-13) address a range of a file that several handles share
+/// and that grows after the handle was taken: their size is only a lower bound (seen with
+/// Flink 2.0.1: a 69 097-byte DSTL file recorded as 69 096).
+fn records_whole_file(breadcrumb: &str) -> bool {
+    !breadcrumb
+        .rsplit('.')
+        .next()
+        .is_some_and(|last| last.starts_with("handles["))
 }
 
 /// A snapshot whose checkpoint base was copied somewhere else as a whole (distcp, `aws s3

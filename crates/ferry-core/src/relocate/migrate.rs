@@ -228,7 +228,14 @@ pub async fn migrate(
     .await?;
 
     // 4. Read back and verify; remove _metadata again if anything is wrong.
-    let problems = check_written(registry, &destination, &planned.metadata, &planned.layout).await;
+    let problems = check_written(
+        registry,
+        &destination,
+        &planned.metadata,
+        &planned.layout,
+        snapshot.metadata.layout,
+    )
+    .await;
     match problems {
         Ok((files, problems)) if problems.is_empty() => {
             report.verified_files = files;
@@ -578,16 +585,26 @@ async fn check_written(
     destination: &Endpoint,
     expected: &Bytes,
     layout: &Layout,
+    source_layout: ferry_metadata::Layout,
 ) -> Result<(usize, Vec<String>)> {
     let dst = destination.storage.as_ref();
-    let written = read_to_bytes(dst, &destination.location.join(METADATA_FILE), None).await?;
+    let metadata_location = destination.location.join(METADATA_FILE);
+    let written = read_to_bytes(dst, &metadata_location, None).await?;
     if written != *expected {
         return Ok((
             0,
             vec!["the _metadata read back differs from what was written".into()],
         ));
     }
-    let snapshot = snapshot::open(dst, &destination.location).await?;
+    // Decode with the source's layout: two V3 layouts can both parse one rewritten file.
+    let metadata = ferry_metadata::decode_with_layout(&written, source_layout)
+        .map_err(|e| super::metadata_error(&metadata_location, e))?;
+    let snapshot = Snapshot {
+        dir: destination.location.clone(),
+        metadata_location,
+        raw: written,
+        metadata,
+    };
     let mut problems = Vec::new();
     for path in snapshot.metadata.paths() {
         use ferry_metadata::PathKind;
