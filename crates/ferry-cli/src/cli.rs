@@ -312,6 +312,10 @@ pub struct BackendArgs {
     /// (s3.endpoint, s3.access-key, …) apply to both sides.
     #[arg(long, value_name = "DIR")]
     pub flink_conf: Option<PathBuf>,
+    /// The AWS shared-config profile for both sides (like AWS_PROFILE; per side:
+    /// --src-option profile=… / --dst-option profile=…).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 impl BackendArgs {
@@ -320,6 +324,9 @@ impl BackendArgs {
         let mut options = ferry_core::BackendOptions::new();
         if let Some(dir) = &self.flink_conf {
             options.set("flink_conf_dir", dir.display().to_string());
+        }
+        if let Some(profile) = &self.profile {
+            options.set("profile", profile.clone());
         }
         let side = if source {
             &self.src_options
@@ -345,7 +352,7 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 /// How data moves: parallelism, parts, memory, bandwidth, retries, verification, resume.
 #[derive(Debug, Args, Clone)]
 pub struct TransferArgs {
-    /// Files copied at once.
+    /// Files copied at once (server-side copies, which buffer nothing: at least 64).
     #[arg(short = 'j', long, default_value_t = ferry_core::transfer::DEFAULT_CONCURRENCY, value_name = "N")]
     pub concurrency: usize,
     /// Part size for ranged reads and multipart writes; larger files are copied in parallel parts.

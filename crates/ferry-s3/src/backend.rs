@@ -19,8 +19,8 @@ use bytes::Bytes;
 use ferry_core::checksum::{crc32c, Checksum, ChecksumKind};
 use ferry_core::registry::{BackendFactory, BackendOptions, Registry};
 use ferry_core::storage::{
-    ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter,
-    Storage, WriteOptions, WriteReceipt,
+    ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter, Storage,
+    WriteOptions, WriteReceipt,
 };
 use ferry_core::{Error, ErrorKind, Location, Result};
 use futures::{StreamExt, TryStreamExt};
@@ -162,7 +162,9 @@ fn list_prefix(location: &Location) -> String {
 fn representable(key: &str) -> bool {
     !key.starts_with('/')
         && !key.contains("//")
-        && key.split('/').all(|segment| segment != "." && segment != "..")
+        && key
+            .split('/')
+            .all(|segment| segment != "." && segment != "..")
 }
 
 #[async_trait]
@@ -393,7 +395,11 @@ impl BackendFactory for S3Factory {
         String::new()
     }
 
-    async fn open(&self, location: &Location, options: &BackendOptions) -> Result<Arc<dyn Storage>> {
+    async fn open(
+        &self,
+        location: &Location,
+        options: &BackendOptions,
+    ) -> Result<Arc<dyn Storage>> {
         bucket_key(location)?;
         Ok(Arc::new(S3Storage::open(options).await?))
     }

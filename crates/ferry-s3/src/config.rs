@@ -183,7 +183,9 @@ fn parse_bool(key: &str, value: &str) -> Result<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "1" | "on" => Ok(true),
         "false" | "no" | "0" | "off" => Ok(false),
-        _ => Err(invalid(&format!("{key} must be true or false, not {value:?}"))),
+        _ => Err(invalid(&format!(
+            "{key} must be true or false, not {value:?}"
+        ))),
     }
 }
 
@@ -191,7 +193,12 @@ fn parse_bool(key: &str, value: &str) -> Result<bool> {
 fn parse_size(key: &str, value: &str) -> Result<u64> {
     let v = value.trim();
     let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
-    let shift = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+    let shift = match unit
+        .trim()
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
         "" => 0,
         "K" => 10,
         "M" => 20,
@@ -222,7 +229,9 @@ fn endpoint_host(endpoint: &str) -> Option<&str> {
     let authority = rest.split('/').next()?;
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if authority.starts_with('[') {
-        return authority.split_once(']').map(|(h, _)| &authority[..h.len() + 1]);
+        return authority
+            .split_once(']')
+            .map(|(h, _)| &authority[..h.len() + 1]);
     }
     Some(authority.split(':').next().unwrap_or(authority))
 }

@@ -20,7 +20,11 @@ use crate::config::MAX_SINGLE_COPY;
 use crate::core::{ObjectInfo, S3Core};
 
 /// Copies `from` to `to` server-side.
-pub(crate) async fn copy(store: &S3Storage, from: &Location, to: &Location) -> Result<WriteReceipt> {
+pub(crate) async fn copy(
+    store: &S3Storage,
+    from: &Location,
+    to: &Location,
+) -> Result<WriteReceipt> {
     let core = &store.core;
     // A listed object's size and ETag are known: pin the copy to that ETag, no HEAD needed.
     let (source, listed) = match store.hints.take(from) {
@@ -47,7 +51,15 @@ pub(crate) async fn copy(store: &S3Storage, from: &Location, to: &Location) -> R
         core.s3_copy(from, source.etag.as_deref(), to).await?
     } else {
         let part_size = part_size(source.size, store.settings.copy_part_size);
-        copy_in_parts(core, from, &source, to, part_size, store.settings.copy_concurrency).await?
+        copy_in_parts(
+            core,
+            from,
+            &source,
+            to,
+            part_size,
+            store.settings.copy_concurrency,
+        )
+        .await?
     };
     if listed {
         // The copy succeeded under `x-amz-copy-source-if-match` with the listed ETag: it is
@@ -82,9 +94,8 @@ pub(crate) async fn copy(store: &S3Storage, from: &Location, to: &Location) -> R
     }
     Ok(WriteReceipt {
         size: source.size,
-        stored_size: copied_size.or(
-            (source.crc32c.is_some() && source.crc32c == copied).then_some(source.size),
-        ),
+        stored_size: copied_size
+            .or((source.crc32c.is_some() && source.crc32c == copied).then_some(source.size)),
         checksum: copied.map(Checksum::Crc32c),
     })
 }
@@ -122,10 +133,7 @@ async fn copy_in_parts(
         .try_collect()
         .await;
     let completed = match result {
-        Ok(parts) => {
-            core.s3_complete(to, &upload_id, parts, source.crc32c)
-                .await
-        }
+        Ok(parts) => core.s3_complete(to, &upload_id, parts, source.crc32c).await,
         Err(err) => Err(err),
     };
     if completed.is_err() {

@@ -25,8 +25,8 @@ use aws_sdk_s3::config::{
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
-    Delete, ObjectIdentifier,
+    ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart, Delete,
+    ObjectIdentifier,
 };
 use aws_sdk_s3::Client;
 use bytes::Bytes;
@@ -393,8 +393,11 @@ impl S3Core {
             .await
             .map_err(|e| map_sdk(e, self.site("start_multipart", bucket, location)))?;
         out.upload_id().map(str::to_string).ok_or_else(|| {
-            Error::new(ErrorKind::Unexpected, "CreateMultipartUpload returned no upload id")
-                .with_context("path", location)
+            Error::new(
+                ErrorKind::Unexpected,
+                "CreateMultipartUpload returned no upload id",
+            )
+            .with_context("path", location)
         })
     }
 
@@ -425,8 +428,7 @@ impl S3Core {
             .send()
             .await
             .map_err(|e| {
-                map_sdk(e, self.site("put_part", bucket, location))
-                    .with_context("part", number)
+                map_sdk(e, self.site("put_part", bucket, location)).with_context("part", number)
             })?;
         if let Some(returned) = out.checksum_crc32_c().and_then(crc_from_b64) {
             if returned != crc {
@@ -476,7 +478,9 @@ impl S3Core {
             })?;
         let result = out.copy_part_result();
         let etag = result.and_then(|r| r.e_tag()).map(str::to_string);
-        let crc = result.and_then(|r| r.checksum_crc32_c()).and_then(crc_from_b64);
+        let crc = result
+            .and_then(|r| r.checksum_crc32_c())
+            .and_then(crc_from_b64);
         let etag = etag.ok_or_else(|| {
             Error::new(ErrorKind::Unexpected, "UploadPartCopy returned no ETag")
                 .with_context("path", target)
@@ -788,6 +792,9 @@ mod tests {
             full_crc(Some("AAAAAQ=="), Some(&ChecksumType::FullObject)),
             Some(1)
         );
-        assert_eq!(full_crc(Some("AAAAAQ=="), Some(&ChecksumType::Composite)), None);
+        assert_eq!(
+            full_crc(Some("AAAAAQ=="), Some(&ChecksumType::Composite)),
+            None
+        );
     }
 }

@@ -269,7 +269,10 @@ pub(crate) struct Site<'a> {
 }
 
 /// Maps an SDK error onto ferry's error.
-pub(crate) fn map_sdk<E>(err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>, site: Site<'_>) -> Error
+pub(crate) fn map_sdk<E>(
+    err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    site: Site<'_>,
+) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -282,7 +285,13 @@ where
         SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
             let code = err.code().map(str::to_string);
             let detail = err.message().map(str::to_string);
-            from_response(status.unwrap_or(0), code.as_deref(), detail.as_deref(), region, site)
+            from_response(
+                status.unwrap_or(0),
+                code.as_deref(),
+                detail.as_deref(),
+                region,
+                site,
+            )
         }
         SdkError::TimeoutError(_) => Error::new(
             Unexpected,
@@ -415,7 +424,11 @@ mod tests {
         assert!(e.message().contains("AWS_ACCESS_KEY_ID"), "{e}");
         let e = from_response(404, Some("NoSuchBucket"), None, None, site());
         assert_eq!(e.kind(), NotFound);
-        assert!(e.message().contains("no such bucket bkt at http://127.0.0.1:1"), "{e}");
+        assert!(
+            e.message()
+                .contains("no such bucket bkt at http://127.0.0.1:1"),
+            "{e}"
+        );
         let e = from_response(503, Some("SlowDown"), None, None, site());
         assert_eq!(e.kind(), RateLimited);
         assert!(e.is_temporary());
@@ -439,7 +452,10 @@ mod tests {
             from_response(403, None, None, None, site()).kind(),
             PermissionDenied
         );
-        assert_eq!(from_response(404, None, None, None, site()).kind(), NotFound);
+        assert_eq!(
+            from_response(404, None, None, None, site()).kind(),
+            NotFound
+        );
         assert!(!from_response(404, None, None, None, site()).is_temporary());
     }
 }

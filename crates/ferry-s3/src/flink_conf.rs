@@ -18,7 +18,13 @@ pub fn read(dir: &Path) -> Result<BTreeMap<String, String>> {
         match std::fs::read_to_string(&path) {
             Ok(text) => return Ok(parse(&text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::from_io(e, "read flink configuration", path.display())),
+            Err(e) => {
+                return Err(Error::from_io(
+                    e,
+                    "read flink configuration",
+                    path.display(),
+                ))
+            }
         }
     }
     Err(Error::new(

@@ -135,10 +135,12 @@ impl MultipartUpload for S3Upload {
         let size = parts.iter().map(|p| p.size).sum();
         let known = self.parts().clone();
         // The whole object's CRC32C, when every part's CRC is known and sizes agree.
-        let full = parts.iter().try_fold(0u32, |acc, p| match known.get(&p.index) {
-            Some((crc, len)) if *len == p.size => Some(combine_crc32c(acc, *crc, p.size)),
-            _ => None,
-        });
+        let full = parts
+            .iter()
+            .try_fold(0u32, |acc, p| match known.get(&p.index) {
+                Some((crc, len)) if *len == p.size => Some(combine_crc32c(acc, *crc, p.size)),
+                _ => None,
+            });
         let completed = parts
             .iter()
             .map(|p| {

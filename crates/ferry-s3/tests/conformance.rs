@@ -42,11 +42,20 @@ impl Env {
     }
 
     async fn store(&self) -> Arc<S3Storage> {
-        Arc::new(S3Storage::open(&self.options()).await.expect("open the test S3 store"))
+        Arc::new(
+            S3Storage::open(&self.options())
+                .await
+                .expect("open the test S3 store"),
+        )
     }
 
     fn root(&self, scheme: &str, name: &str) -> Location {
-        Location::parse(&format!("{scheme}://{}/{}", self.bucket, unique_prefix(name))).unwrap()
+        Location::parse(&format!(
+            "{scheme}://{}/{}",
+            self.bucket,
+            unique_prefix(name)
+        ))
+        .unwrap()
     }
 }
 
@@ -55,7 +64,10 @@ async fn cleanup(store: &S3Storage, root: &Location) {
     let pending = store.pending_uploads(root).await.unwrap();
     store.abort_uploads(root).await.unwrap();
     store.delete_prefix(root).await.unwrap();
-    assert!(pending.is_empty(), "multipart uploads left behind: {pending:?}");
+    assert!(
+        pending.is_empty(),
+        "multipart uploads left behind: {pending:?}"
+    );
 }
 
 fn data(len: usize, seed: u8) -> Bytes {
@@ -138,7 +150,10 @@ async fn a_missing_bucket_is_not_found_with_its_name() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
-    assert!(err.to_string().contains("ferry-no-such-bucket-4711"), "{err}");
+    assert!(
+        err.to_string().contains("ferry-no-such-bucket-4711"),
+        "{err}"
+    );
     let root = Location::parse("s3a://ferry-no-such-bucket-4711/").unwrap();
     let err = store.stat(&root).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
@@ -327,7 +342,10 @@ async fn server_side_copies_across_buckets_single_and_in_parallel_parts() {
     let store = Arc::new(S3Storage::open(&options).await.unwrap());
     let root = env.root("s3a", "copy");
     let other = Location::parse(&format!("s3p://{}/{}", env.bucket2, root.key())).unwrap();
-    for (name, len) in [("small with space+ü", 70_000), ("large+odd ü", 13 * MIB + 5)] {
+    for (name, len) in [
+        ("small with space+ü", 70_000),
+        ("large+odd ü", 13 * MIB + 5),
+    ] {
         let from = root.join(name);
         let body = data(len, 8);
         let options = WriteOptions {
@@ -339,7 +357,10 @@ async fn server_side_copies_across_buckets_single_and_in_parallel_parts() {
         let receipt = store.copy(&from, &to).await.unwrap();
         assert_eq!(receipt.size, len as u64);
         assert_eq!(receipt.checksum, Some(Checksum::Crc32c(crc32c(&body))));
-        assert_eq!(read_to_bytes(store.as_ref(), &to, None).await.unwrap(), body);
+        assert_eq!(
+            read_to_bytes(store.as_ref(), &to, None).await.unwrap(),
+            body
+        );
     }
 
     // A copy is pinned to the version the listing saw: replaced since, it fails.

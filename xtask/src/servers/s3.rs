@@ -74,6 +74,8 @@ pub fn start_named(paths: &Paths, name: &str) -> Result<Server> {
         "-s3.port.iceberg=0".into(),
         "-s3.port.lance=0".into(),
     ];
+    let filer_port = free_port()?;
+    args.push(format!("-filer.port={filer_port}"));
     // Every other listener on a free port too, so parallel runs and other tools never clash.
     for flag in [
         "s3.port.grpc",
@@ -81,7 +83,6 @@ pub fn start_named(paths: &Paths, name: &str) -> Result<Server> {
         "master.port.grpc",
         "volume.port",
         "volume.port.grpc",
-        "filer.port",
         "filer.port.grpc",
         "admin.port",
         "admin.port.grpc",
@@ -115,17 +116,35 @@ pub fn start_named(paths: &Paths, name: &str) -> Result<Server> {
         workdir,
     };
     wait_for_port(s3_port, Duration::from_secs(60), &log)?;
-    // Buckets are created during start-up; the banner comes after every component is up.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.contains("running and ready") {
-            break;
+    // The buckets are created in the background after start-up: wait until the filer has
+    // their directories (its HTTP API answers loopback requests without credentials).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for bucket in BUCKETS {
+        while !filer_has(filer_port, &format!("/buckets/{bucket}/")) {
+            if Instant::now() > deadline {
+                bail!(
+                    "SeaweedFS did not create bucket {bucket}; see {}",
+                    log.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        if Instant::now() > deadline {
-            bail!("SeaweedFS did not report ready; see {}", log.display());
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
     Ok(server)
+}
+
+/// Whether the filer answers 200 for `path`.
+fn filer_has(port: u16, path: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request =
+        format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.ends_with(b" 200")
 }

@@ -50,6 +50,8 @@ use retry::RetryPolicy;
 
 /// Default number of files in flight.
 pub const DEFAULT_CONCURRENCY: usize = 16;
+/// Default number of files in flight when every copy is server-side.
+pub const DEFAULT_SERVER_SIDE_CONCURRENCY: usize = 64;
 /// Default part size for ranged reads and multipart writes.
 pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 /// Default budget of buffered bytes.
@@ -113,6 +115,9 @@ pub struct CopyOptions {
     /// An existing destination file with the same size and CRC32C is skipped rather than a
     /// conflict (relocation: `shared/` files are immutable and shared between snapshots).
     pub skip_identical: bool,
+    /// Files in flight when the store copies them itself (server-side copy): such copies hold
+    /// no buffers, so more of them run at once than `concurrency` allows for data copies.
+    pub server_side_concurrency: usize,
 }
 
 impl Default for CopyOptions {
@@ -133,6 +138,7 @@ impl Default for CopyOptions {
             journal_dir: None,
             destination_is_dir: false,
             skip_identical: false,
+            server_side_concurrency: DEFAULT_SERVER_SIDE_CONCURRENCY,
         }
     }
 }
@@ -229,6 +235,16 @@ pub async fn copy_files(
 }
 
 impl Context {
+    /// Files copied at once: `concurrency`, or more when the store copies every file itself.
+    fn files_in_flight(&self) -> usize {
+        let (src, dst) = (self.src.storage.as_ref(), self.dst.storage.as_ref());
+        if src.identity() == dst.identity() && dst.capabilities().server_side_copy {
+            self.opts.concurrency.max(self.opts.server_side_concurrency)
+        } else {
+            self.opts.concurrency
+        }
+    }
+
     fn new(
         src: Endpoint,
         dst: Endpoint,
@@ -283,7 +299,7 @@ async fn run(context: Context, files: FileStream, started: Instant) -> Result<Co
                     })
             }
         })
-        .try_buffer_unordered(context.opts.concurrency);
+        .try_buffer_unordered(context.files_in_flight());
     while let Some(outcome) = outcomes.try_next().await? {
         context.observer.finished(&outcome);
         report.record(&outcome);
