@@ -37,7 +37,14 @@ impl Flink {
             .args(self.java_opts.split_whitespace())
             .arg("-cp")
             .arg(&self.classpath)
-            .args(["ferry.FerryJob", "run", "--records", &RECORDS.to_string(), "--keys", &KEYS.to_string()])
+            .args([
+                "ferry.FerryJob",
+                "run",
+                "--records",
+                &RECORDS.to_string(),
+                "--keys",
+                &KEYS.to_string(),
+            ])
             .args(args)
             .arg("--report")
             .arg(report)
@@ -66,13 +73,21 @@ impl Flink {
     /// Restores from `snapshot` and asserts every key's count continued from RECORDS / KEYS.
     fn assert_restores(&self, backend: &str, snapshot: &Path, work: &Path) {
         let restore = snapshot.to_str().unwrap();
-        let (ok, report, output) =
-            self.run(&["--backend", backend, "--restore", restore], &work.join("restore.json"));
+        let (ok, report, output) = self.run(
+            &["--backend", backend, "--restore", restore],
+            &work.join("restore.json"),
+        );
         assert!(ok, "Flink failed to restore from {restore}:\n{output}");
-        let counts = report["restored_counts"].as_object().expect("restored counts");
+        let counts = report["restored_counts"]
+            .as_object()
+            .expect("restored counts");
         assert_eq!(counts.len() as u64, KEYS, "{report}");
         for (key, count) in counts {
-            assert_eq!(count.as_u64(), Some(RECORDS / KEYS), "key {key} restored {count}: {report}");
+            assert_eq!(
+                count.as_u64(),
+                Some(RECORDS / KEYS),
+                "key {key} restored {count}: {report}"
+            );
         }
     }
 }
@@ -86,7 +101,11 @@ fn migrate_and_delete_original(state: &Path, snapshot: &Path, dst: &Path, origin
         .assert()
         .success();
     std::fs::remove_dir_all(original_root).unwrap();
-    ferry(state).args(["verify", "--deep"]).arg(dst).assert().success();
+    ferry(state)
+        .args(["verify", "--deep"])
+        .arg(dst)
+        .assert()
+        .success();
 }
 
 #[test]
@@ -96,8 +115,15 @@ fn retained_incremental_rocksdb_checkpoint_restores_after_migration() {
     let cp = dir.path().join("cp");
     let checkpoint = flink.snapshot(
         &[
-            "--backend", "rocksdb", "--incremental", "--inline-threshold", "0",
-            "--checkpoint-dir", &format!("file:{}", cp.display()), "--take", "checkpoint",
+            "--backend",
+            "rocksdb",
+            "--incremental",
+            "--inline-threshold",
+            "0",
+            "--checkpoint-dir",
+            &format!("file:{}", cp.display()),
+            "--take",
+            "checkpoint",
         ],
         dir.path(),
     );
@@ -109,7 +135,11 @@ fn retained_incremental_rocksdb_checkpoint_restores_after_migration() {
         .success()
         .stdout(predicate::str::contains("outside the snapshot directory"));
     let job = checkpoint.parent().unwrap().file_name().unwrap();
-    let dst = dir.path().join("moved").join(job).join(checkpoint.file_name().unwrap());
+    let dst = dir
+        .path()
+        .join("moved")
+        .join(job)
+        .join(checkpoint.file_name().unwrap());
     migrate_and_delete_original(&dir.path().join("state"), &checkpoint, &dst, &cp);
     flink.assert_restores("rocksdb", &dst, dir.path());
 }
@@ -120,7 +150,14 @@ fn canonical_savepoint_restores_after_migration() {
     let dir = tempfile::tempdir().unwrap();
     let sp = dir.path().join("sp");
     let savepoint = flink.snapshot(
-        &["--backend", "hashmap", "--savepoint-dir", &format!("file:{}", sp.display()), "--take", "savepoint"],
+        &[
+            "--backend",
+            "hashmap",
+            "--savepoint-dir",
+            &format!("file:{}", sp.display()),
+            "--take",
+            "savepoint",
+        ],
         dir.path(),
     );
     let dst = dir.path().join("elsewhere/savepoints/restored-here");
@@ -135,26 +172,51 @@ fn a_migrated_checkpoint_missing_a_file_fails_verify_and_fails_to_restore() {
     let cp = dir.path().join("cp");
     let checkpoint = flink.snapshot(
         &[
-            "--backend", "rocksdb", "--incremental", "--inline-threshold", "0",
-            "--checkpoint-dir", &format!("file:{}", cp.display()), "--take", "checkpoint",
+            "--backend",
+            "rocksdb",
+            "--incremental",
+            "--inline-threshold",
+            "0",
+            "--checkpoint-dir",
+            &format!("file:{}", cp.display()),
+            "--take",
+            "checkpoint",
         ],
         dir.path(),
     );
     let job = checkpoint.parent().unwrap().file_name().unwrap();
-    let dst = dir.path().join("moved").join(job).join(checkpoint.file_name().unwrap());
+    let dst = dir
+        .path()
+        .join("moved")
+        .join(job)
+        .join(checkpoint.file_name().unwrap());
     let state = dir.path().join("state");
     migrate_and_delete_original(&state, &checkpoint, &dst, &cp);
     let shared = dst.parent().unwrap().join("shared");
-    let victim = std::fs::read_dir(&shared).unwrap().next().unwrap().unwrap().path();
+    let victim = std::fs::read_dir(&shared)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::remove_file(&victim).unwrap();
     ferry(&state)
         .arg("verify")
         .arg(&dst)
         .assert()
         .code(3)
-        .stdout(predicate::str::contains(victim.file_name().unwrap().to_str().unwrap()));
+        .stdout(predicate::str::contains(
+            victim.file_name().unwrap().to_str().unwrap(),
+        ));
     let (ok, _, _) = flink.run(
-        &["--backend", "rocksdb", "--restore", dst.to_str().unwrap(), "--timeout-seconds", "60"],
+        &[
+            "--backend",
+            "rocksdb",
+            "--restore",
+            dst.to_str().unwrap(),
+            "--timeout-seconds",
+            "60",
+        ],
         &dir.path().join("restore.json"),
     );
     assert!(!ok, "Flink restored from a snapshot with a missing file");
@@ -167,14 +229,26 @@ fn a_copy_patched_with_ferry_rewrite_restores() {
     let cp = dir.path().join("cp");
     let checkpoint = flink.snapshot(
         &[
-            "--backend", "rocksdb", "--incremental", "--inline-threshold", "0",
-            "--checkpoint-dir", &format!("file:{}", cp.display()), "--take", "checkpoint",
+            "--backend",
+            "rocksdb",
+            "--incremental",
+            "--inline-threshold",
+            "0",
+            "--checkpoint-dir",
+            &format!("file:{}", cp.display()),
+            "--take",
+            "checkpoint",
         ],
         dir.path(),
     );
     // Another tool moved the data (here: cp -r of the whole checkpoint base) …
     let copied = dir.path().join("copied");
-    let status = Command::new("cp").arg("-r").arg(&cp).arg(&copied).status().unwrap();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(&cp)
+        .arg(&copied)
+        .status()
+        .unwrap();
     assert!(status.success());
     std::fs::remove_dir_all(&cp).unwrap();
     let rel = checkpoint.strip_prefix(&cp).unwrap();
@@ -188,7 +262,11 @@ fn a_copy_patched_with_ferry_rewrite_restores() {
         .arg(moved.join("_metadata"))
         .assert()
         .success();
-    ferry(&state).args(["verify", "--deep"]).arg(&moved).assert().success();
+    ferry(&state)
+        .args(["verify", "--deep"])
+        .arg(&moved)
+        .assert()
+        .success();
     flink.assert_restores("rocksdb", &moved, dir.path());
 }
 
@@ -221,7 +299,11 @@ fn s3_remote(name: &str) -> Option<Remote> {
 fn hdfs_remote(name: &str) -> Option<Remote> {
     let url = ferry_conformance::server_env("FERRY_TEST_HDFS_URL")?;
     Some(Remote {
-        root: format!("{}/{}", url.trim_end_matches('/'), ferry_conformance::unique_prefix(name)),
+        root: format!(
+            "{}/{}",
+            url.trim_end_matches('/'),
+            ferry_conformance::unique_prefix(name)
+        ),
         env: Vec::new(),
         options: Vec::new(),
     })
@@ -234,38 +316,61 @@ fn bounce_through(flink: &Flink, remote: Remote) {
     let cp = dir.path().join("cp");
     let checkpoint = flink.snapshot(
         &[
-            "--backend", "rocksdb", "--incremental", "--inline-threshold", "0",
-            "--checkpoint-dir", &format!("file:{}", cp.display()), "--take", "checkpoint",
+            "--backend",
+            "rocksdb",
+            "--incremental",
+            "--inline-threshold",
+            "0",
+            "--checkpoint-dir",
+            &format!("file:{}", cp.display()),
+            "--take",
+            "checkpoint",
         ],
         dir.path(),
     );
-    let job = checkpoint.parent().unwrap().file_name().unwrap().to_str().unwrap();
+    let job = checkpoint
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
     let chk = checkpoint.file_name().unwrap().to_str().unwrap();
     let remote_dst = format!("{}/{job}/{chk}", remote.root);
     let state = dir.path().join("state");
     let run = |args: &[&str]| {
         let mut cmd = ferry(&state);
-        cmd.envs(remote.env.iter().map(|(k, v)| (k, v))).args(args).args(&remote.options);
+        cmd.envs(remote.env.iter().map(|(k, v)| (k, v)))
+            .args(args)
+            .args(&remote.options);
         cmd
     };
-    run(&["migrate", "-q", checkpoint.to_str().unwrap(), &remote_dst]).assert().success();
+    run(&["migrate", "-q", checkpoint.to_str().unwrap(), &remote_dst])
+        .assert()
+        .success();
     std::fs::remove_dir_all(&cp).unwrap();
     run(&["verify", "--deep", &remote_dst]).assert().success();
     let back = dir.path().join("back").join(job).join(chk);
-    run(&["migrate", "-q", &remote_dst, back.to_str().unwrap()]).assert().success();
+    run(&["migrate", "-q", &remote_dst, back.to_str().unwrap()])
+        .assert()
+        .success();
     flink.assert_restores("rocksdb", &back, dir.path());
 }
 
 #[test]
 fn incremental_checkpoint_restores_after_a_round_trip_through_s3() {
     let Some(flink) = flink() else { return };
-    let Some(remote) = s3_remote("flink-s3") else { return };
+    let Some(remote) = s3_remote("flink-s3") else {
+        return;
+    };
     bounce_through(&flink, remote);
 }
 
 #[test]
 fn incremental_checkpoint_restores_after_a_round_trip_through_hdfs() {
     let Some(flink) = flink() else { return };
-    let Some(remote) = hdfs_remote("flink-hdfs") else { return };
+    let Some(remote) = hdfs_remote("flink-hdfs") else {
+        return;
+    };
     bounce_through(&flink, remote);
 }

@@ -27,7 +27,11 @@ fn migrates_a_chained_incremental_checkpoint_and_leaves_no_reference_to_the_sour
     // Shared files of this job and of the job it was restored from, placed as Flink would.
     assert!(dir.path().join(format!("new/{job}/shared")).is_dir());
     assert!(dir.path().join(format!("new/{previous}/shared")).is_dir());
-    assert_eq!(report["plan"]["external_roots"].as_array().unwrap().len(), 2, "{report}");
+    assert_eq!(
+        report["plan"]["external_roots"].as_array().unwrap().len(),
+        2,
+        "{report}"
+    );
     // Remove the original: the copy must stand on its own.
     std::fs::remove_dir_all(dir.path().join("old")).unwrap();
     let old_root = format!("file:{}", dir.path().join("old").display());
@@ -39,9 +43,14 @@ fn migrates_a_chained_incremental_checkpoint_and_leaves_no_reference_to_the_sour
         .arg(&dst)
         .assert()
         .success()
-        .stdout(predicate::str::contains("ok: every referenced file is present"));
+        .stdout(predicate::str::contains(
+            "ok: every referenced file is present",
+        ));
     let restore = report["plan"]["restore_command"].as_str().unwrap();
-    assert!(restore.starts_with(&format!("flink run -s file:{}", dst.display())), "{restore}");
+    assert!(
+        restore.starts_with(&format!("flink run -s file:{}", dst.display())),
+        "{restore}"
+    );
 }
 
 #[test]
@@ -70,9 +79,19 @@ fn a_migrated_snapshot_missing_a_file_fails_verify() {
     let job = manifest["job_id"].as_str().unwrap();
     let dst = dir.path().join(format!("new/{job}/chk-2"));
     let state = dir.path().join("state");
-    ferry(&state).arg("migrate").arg(&snapshot).arg(&dst).assert().success();
+    ferry(&state)
+        .arg("migrate")
+        .arg(&snapshot)
+        .arg(&dst)
+        .assert()
+        .success();
     let shared = dir.path().join(format!("new/{job}/shared"));
-    let victim = std::fs::read_dir(&shared).unwrap().next().unwrap().unwrap().path();
+    let victim = std::fs::read_dir(&shared)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::remove_file(&victim).unwrap();
     ferry(&state)
         .arg("verify")
@@ -80,7 +99,9 @@ fn a_migrated_snapshot_missing_a_file_fails_verify() {
         .assert()
         .code(3)
         .stdout(predicate::str::contains("missing"))
-        .stdout(predicate::str::contains(victim.file_name().unwrap().to_str().unwrap()))
+        .stdout(predicate::str::contains(
+            victim.file_name().unwrap().to_str().unwrap(),
+        ))
         .stdout(predicate::str::contains("NOT RESTORABLE"));
 }
 
@@ -90,7 +111,12 @@ fn existing_complete_destination_needs_force() {
     let (snapshot, _) = place_fixture("2.3.0", "hashmap-savepoint", &dir.path().join("old"));
     let dst = dir.path().join("moved/sp");
     let state = dir.path().join("state");
-    ferry(&state).arg("migrate").arg(&snapshot).arg(&dst).assert().success();
+    ferry(&state)
+        .arg("migrate")
+        .arg(&snapshot)
+        .arg(&dst)
+        .assert()
+        .success();
     ferry(&state)
         .arg("migrate")
         .arg(&snapshot)
@@ -99,7 +125,12 @@ fn existing_complete_destination_needs_force() {
         .code(1)
         .stderr(predicate::str::contains("already at the destination"))
         .stderr(predicate::str::contains("--force"));
-    ferry(&state).args(["migrate", "--force"]).arg(&snapshot).arg(&dst).assert().success();
+    ferry(&state)
+        .args(["migrate", "--force"])
+        .arg(&snapshot)
+        .arg(&dst)
+        .assert()
+        .success();
 }
 
 #[test]
@@ -130,7 +161,12 @@ fn bad_sources_fail_cleanly_and_leave_the_destination_alone() {
     let dst = dir.path().join(format!("new/{job}/chk-2"));
     // A referenced shared file is gone.
     let shared = dir.path().join(format!("old/checkpoints/{job}/shared"));
-    let victim = std::fs::read_dir(&shared).unwrap().next().unwrap().unwrap().path();
+    let victim = std::fs::read_dir(&shared)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::remove_file(&victim).unwrap();
     ferry(&state)
         .arg("migrate")
@@ -139,7 +175,9 @@ fn bad_sources_fail_cleanly_and_leave_the_destination_alone() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("incomplete"))
-        .stderr(predicate::str::contains(victim.file_name().unwrap().to_str().unwrap()));
+        .stderr(predicate::str::contains(
+            victim.file_name().unwrap().to_str().unwrap(),
+        ));
     assert!(!dir.path().join("new").exists());
     // Truncated _metadata: one line naming the byte offset.
     let metadata = snapshot.join("_metadata");
@@ -186,17 +224,31 @@ fn killed_migration_resumes_and_completes() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !dst.exists() || std::fs::read_dir(&dst).unwrap().count() < 3 {
         assert!(Instant::now() < deadline, "nothing was copied");
-        assert!(child.try_wait().unwrap().is_none(), "finished before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(!dst.join("_metadata").exists(), "_metadata written before the data");
-    let out = ferry(&state).args(["migrate", "--json"]).arg(&snapshot).arg(&dst).assert().success();
+    assert!(
+        !dst.join("_metadata").exists(),
+        "_metadata written before the data"
+    );
+    let out = ferry(&state)
+        .args(["migrate", "--json"])
+        .arg(&snapshot)
+        .arg(&dst)
+        .assert()
+        .success();
     let report = json_report(&out.get_output().stdout);
     assert_eq!(report["complete"], true, "{report}");
-    assert!(report["copy"]["files_skipped"].as_u64().unwrap() > 0, "nothing resumed: {report}");
+    assert!(
+        report["copy"]["files_skipped"].as_u64().unwrap() > 0,
+        "nothing resumed: {report}"
+    );
     ferry(&state).arg("verify").arg(&dst).assert().success();
 }
 
@@ -210,16 +262,31 @@ fn ls_lists_snapshots_and_migrate_latest_takes_the_newest_complete_one() {
     std::fs::create_dir_all(base.join(format!("{job}/chk-3"))).unwrap();
     std::fs::write(base.join(format!("{job}/chk-3/partial")), b"x").unwrap();
     let state = dir.path().join("state");
-    let out = ferry(&state).args(["ls", "--json"]).arg(&base).assert().success();
+    let out = ferry(&state)
+        .args(["ls", "--json"])
+        .arg(&base)
+        .assert()
+        .success();
     let listed = json_report(&out.get_output().stdout);
     let rows: Vec<(String, bool)> = listed
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["location"].as_str().unwrap().to_string(), s["complete"].as_bool().unwrap()))
+        .map(|s| {
+            (
+                s["location"].as_str().unwrap().to_string(),
+                s["complete"].as_bool().unwrap(),
+            )
+        })
         .collect();
-    assert!(rows.contains(&(format!("file:{}", snapshot.display()), true)), "{rows:?}");
-    assert!(rows.iter().any(|(l, c)| l.ends_with("chk-3") && !c), "{rows:?}");
+    assert!(
+        rows.contains(&(format!("file:{}", snapshot.display()), true)),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter().any(|(l, c)| l.ends_with("chk-3") && !c),
+        "{rows:?}"
+    );
     ferry(&state)
         .arg("ls")
         .arg(&base)
@@ -256,11 +323,23 @@ fn a_checkpoint_base_copied_without_rewriting_is_detected_and_migrated() {
         .stdout(predicate::str::contains("ferry migrate"));
     let job = manifest["job_id"].as_str().unwrap();
     let dst = dir.path().join(format!("new/{job}/chk-2"));
-    let out = ferry(&state).args(["migrate", "--json"]).arg(&snapshot).arg(&dst).assert().success();
+    let out = ferry(&state)
+        .args(["migrate", "--json"])
+        .arg(&snapshot)
+        .arg(&dst)
+        .assert()
+        .success();
     let report = json_report(&out.get_output().stdout);
     assert_eq!(report["complete"], true, "{report}");
-    assert_eq!(report["plan"]["source_moved"]["from"], format!("{gone}/checkpoints"), "{report}");
-    assert!(dir.path().join(format!("new/{job}/shared")).is_dir(), "shared/ placed as Flink would");
+    assert_eq!(
+        report["plan"]["source_moved"]["from"],
+        format!("{gone}/checkpoints"),
+        "{report}"
+    );
+    assert!(
+        dir.path().join(format!("new/{job}/shared")).is_dir(),
+        "shared/ placed as Flink would"
+    );
     for path in metadata_paths(&dst.join("_metadata")) {
         assert!(!path.contains("ferry-gone"), "stale reference {path}");
     }
@@ -269,11 +348,19 @@ fn a_checkpoint_base_copied_without_rewriting_is_detected_and_migrated() {
 
 #[test]
 fn every_real_flink_fixture_migrates_and_verifies_on_its_own() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ferry-metadata/tests/fixtures");
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ferry-metadata/tests/fixtures");
     let mut migrated = 0;
     for version_dir in std::fs::read_dir(&root).unwrap() {
         let version_dir = version_dir.unwrap().path();
-        let Some(version) = version_dir.file_name().unwrap().to_str().unwrap().strip_prefix("flink-").map(str::to_string) else {
+        let Some(version) = version_dir
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .strip_prefix("flink-")
+            .map(str::to_string)
+        else {
             continue;
         };
         for variant in std::fs::read_dir(&version_dir).unwrap() {
@@ -283,17 +370,37 @@ fn every_real_flink_fixture_migrates_and_verifies_on_its_own() {
             let rel = manifest["snapshot_dir"].as_str().unwrap();
             let dst = dir.path().join("new").join(rel);
             let state = dir.path().join("state");
-            let out = ferry(&state).args(["migrate", "--json"]).arg(&snapshot).arg(&dst).output().unwrap();
-            assert!(out.status.success(), "{version}/{variant}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = ferry(&state)
+                .args(["migrate", "--json"])
+                .arg(&snapshot)
+                .arg(&dst)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{version}/{variant}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let report = json_report(&out.stdout);
             assert_eq!(report["complete"], true, "{version}/{variant}: {report}");
             std::fs::remove_dir_all(dir.path().join("old")).unwrap();
             let old_root = format!("file:{}", dir.path().join("old").display());
             for path in metadata_paths(&dst.join("_metadata")) {
-                assert!(!path.starts_with(&old_root), "{version}/{variant}: stale {path}");
+                assert!(
+                    !path.starts_with(&old_root),
+                    "{version}/{variant}: stale {path}"
+                );
             }
-            let verify = ferry(&state).args(["verify", "--deep"]).arg(&dst).output().unwrap();
-            assert!(verify.status.success(), "{version}/{variant}: {}", String::from_utf8_lossy(&verify.stdout));
+            let verify = ferry(&state)
+                .args(["verify", "--deep"])
+                .arg(&dst)
+                .output()
+                .unwrap();
+            assert!(
+                verify.status.success(),
+                "{version}/{variant}: {}",
+                String::from_utf8_lossy(&verify.stdout)
+            );
             migrated += 1;
         }
     }

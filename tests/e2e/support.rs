@@ -136,7 +136,9 @@ pub fn place_fixture_as_if_from(
                 original.clone(),
                 new_root.clone(),
             )]);
-            let options = ferry_metadata::PrefixRewriteOptions { include_inline_names: true };
+            let options = ferry_metadata::PrefixRewriteOptions {
+                include_inline_names: true,
+            };
             metadata.apply_prefix_maps(&maps, options).unwrap();
             metadata.to_bytes().unwrap()
         } else {

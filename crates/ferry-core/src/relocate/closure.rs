@@ -93,7 +93,10 @@ fn records_whole_file(breadcrumb: &str) -> bool {
 /// `(old base, current base)`: e.g. (`hdfs://nn/cp`, `s3a://b/cp`) for a reference
 /// `hdfs://nn/cp/<job-id>/shared/x` of the snapshot now at `s3a://b/cp/<job-id>/chk-N`. Callers
 /// apply it only where the old location is really gone.
-pub fn moved_base(snapshot_dir: &Location, references: &[Reference]) -> Option<(Location, Location)> {
+pub fn moved_base(
+    snapshot_dir: &Location,
+    references: &[Reference],
+) -> Option<(Location, Location)> {
     let job = snapshot_dir.parent().filter(|p| !p.is_root())?;
     let base = job.parent()?;
     let job_name = job.file_name()?;
@@ -146,7 +149,10 @@ mod tests {
         let moved = moved_base(&dir, &[reference("hdfs://nn/cp/job1/shared/x")]).unwrap();
         assert_eq!(moved.0.to_string(), "hdfs://nn/cp");
         assert_eq!(moved.1.to_string(), "s3a://b/copy");
-        assert_eq!(moved_base(&dir, &[reference("s3a://b/copy/job1/shared/x")]), None);
+        assert_eq!(
+            moved_base(&dir, &[reference("s3a://b/copy/job1/shared/x")]),
+            None
+        );
         assert_eq!(moved_base(&dir, &[reference("hdfs://nn/other/x")]), None);
     }
 

@@ -483,7 +483,9 @@ async fn moved_source(
         return Ok(None);
     };
     let original_gone = match source.storage.stat(&sample.location).await {
-        Err(err) => err.kind() == ErrorKind::NotFound || !sample.location.same_store(&source.location),
+        Err(err) => {
+            err.kind() == ErrorKind::NotFound || !sample.location.same_store(&source.location)
+        }
         Ok(_) => false,
     };
     let current_there = source.storage.stat(&current).await.is_ok();
