@@ -374,3 +374,67 @@ fn incremental_checkpoint_restores_after_a_round_trip_through_hdfs() {
     };
     bounce_through(&flink, remote);
 }
+
+#[test]
+fn a_migration_killed_midway_and_run_again_completes_and_restores() {
+    let Some(flink) = flink() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cp = dir.path().join("cp");
+    let checkpoint = flink.snapshot(
+        &[
+            "--backend",
+            "rocksdb",
+            "--incremental",
+            "--inline-threshold",
+            "0",
+            "--checkpoint-dir",
+            &format!("file:{}", cp.display()),
+            "--take",
+            "checkpoint",
+        ],
+        dir.path(),
+    );
+    // Pad the snapshot directory (an unreferenced file is copied too) so the run can be
+    // killed while data is still moving.
+    std::fs::write(checkpoint.join("padding.bin"), bytes(16 * 1024 * 1024, 5)).unwrap();
+    let job = checkpoint.parent().unwrap().file_name().unwrap();
+    let dst = dir
+        .path()
+        .join("moved")
+        .join(job)
+        .join(checkpoint.file_name().unwrap());
+    let state = dir.path().join("state");
+    let mut child = Command::new(ferry_bin())
+        .env("FERRY_STATE_DIR", &state)
+        .args(["migrate", "-q", "--part-size", "1M", "--bwlimit", "4M"])
+        .arg(&checkpoint)
+        .arg(&dst)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !dst.join("padding.bin").exists() && !dst.read_dir().is_ok_and(|d| d.count() > 2) {
+        assert!(std::time::Instant::now() < deadline, "nothing was copied");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "finished before it could be killed"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !dst.join("_metadata").exists(),
+        "_metadata written before the data"
+    );
+    ferry(&state)
+        .args(["migrate", "-q"])
+        .arg(&checkpoint)
+        .arg(&dst)
+        .assert()
+        .success();
+    std::fs::remove_dir_all(&cp).unwrap();
+    flink.assert_restores("rocksdb", &dst, dir.path());
+}
