@@ -438,3 +438,65 @@ fn a_migration_killed_midway_and_run_again_completes_and_restores() {
     std::fs::remove_dir_all(&cp).unwrap();
     flink.assert_restores("rocksdb", &dst, dir.path());
 }
+
+#[test]
+fn a_checkpoint_flink_wrote_to_hdfs_migrates_and_restores_from_hdfs() {
+    let Some(flink) = flink() else { return };
+    let get = ferry_conformance::server_env;
+    let (Some(hadoop), Some(url), Some(shell)) = (
+        get("FERRY_TEST_HADOOP_CLASSPATH"),
+        get("FERRY_TEST_HDFS_URL"),
+        get("FERRY_TEST_HDFS_SHELL"),
+    ) else {
+        return;
+    };
+    // Flink reads and writes hdfs:// through the Hadoop 2.7.3 jars on its classpath.
+    let flink = Flink {
+        classpath: format!("{}:{hadoop}", flink.classpath),
+        java_opts: flink.java_opts,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!(
+        "{}/{}",
+        url.trim_end_matches('/'),
+        ferry_conformance::unique_prefix("flink-on-hdfs")
+    );
+    let checkpoint = flink.snapshot(
+        &[
+            "--backend",
+            "rocksdb",
+            "--incremental",
+            "--inline-threshold",
+            "0",
+            "--checkpoint-dir",
+            &format!("{base}/cluster-a/cp"),
+            "--take",
+            "checkpoint",
+        ],
+        dir.path(),
+    );
+    let checkpoint = checkpoint.to_str().unwrap().to_string();
+    assert!(checkpoint.starts_with("hdfs://"), "{checkpoint}");
+    let (job_dir, chk) = checkpoint.rsplit_once('/').unwrap();
+    let job = job_dir.rsplit_once('/').unwrap().1;
+    let dst = format!("{base}/cluster-b/cp/{job}/{chk}");
+    let state = dir.path().join("state");
+    ferry(&state)
+        .args(["migrate", "-q", &checkpoint, &dst])
+        .assert()
+        .success();
+    let removed = Command::new(&shell)
+        .args(["-rm", "-r", "-skipTrash", &format!("{base}/cluster-a")])
+        .output()
+        .unwrap();
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    ferry(&state)
+        .args(["verify", "--deep", &dst])
+        .assert()
+        .success();
+    flink.assert_restores("rocksdb", Path::new(&dst), dir.path());
+}

@@ -342,6 +342,11 @@ pub fn start_cluster(paths: &Paths, name: &'static str, block_size: u64) -> Resu
                 pid_file.display().to_string(),
             ),
             ("FERRY_TEST_HDFS_BLOCK_SIZE".into(), block_size.to_string()),
+            // For Flink to read and write hdfs:// itself: Hadoop's jars and this cluster's conf.
+            (
+                "FERRY_TEST_HADOOP_CLASSPATH".into(),
+                format!("{}/*:{}", jars.display(), conf.display()),
+            ),
         ],
         processes: vec![dn, nn],
         workdir: home.clone(),
