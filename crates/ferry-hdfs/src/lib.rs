@@ -295,7 +295,10 @@ mod tests {
             settings(&BackendOptions::new()).unwrap().large_writes,
             DEFAULT_LARGE_WRITES
         );
-        assert_eq!(settings(&opts("large_writes", "8")).unwrap().large_writes, 8);
+        assert_eq!(
+            settings(&opts("large_writes", "8")).unwrap().large_writes,
+            8
+        );
         assert!(settings(&opts("large_writes", "0")).is_err());
         let err = settings(&opts("checksum", "maybe")).unwrap_err();
         assert!(err.to_string().contains("checksum"), "{err}");
