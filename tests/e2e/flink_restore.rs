@@ -70,6 +70,25 @@ impl Flink {
         std::path::PathBuf::from(snapshot.trim_start_matches("file:"))
     }
 
+    /// Takes a retained incremental RocksDB checkpoint with every state in a file, so its
+    /// `_metadata` references the job's `shared/` by absolute path; returns its directory.
+    fn incremental_checkpoint(&self, checkpoint_dir: &str, work: &Path) -> std::path::PathBuf {
+        self.snapshot(
+            &[
+                "--backend",
+                "rocksdb",
+                "--incremental",
+                "--inline-threshold",
+                "0",
+                "--checkpoint-dir",
+                checkpoint_dir,
+                "--take",
+                "checkpoint",
+            ],
+            work,
+        )
+    }
+
     /// Restores from `snapshot` and asserts every key's count continued from RECORDS / KEYS.
     fn assert_restores(&self, backend: &str, snapshot: &Path, work: &Path) {
         let restore = snapshot.to_str().unwrap();
@@ -113,20 +132,7 @@ fn retained_incremental_rocksdb_checkpoint_restores_after_migration() {
     let Some(flink) = flink() else { return };
     let dir = tempfile::tempdir().unwrap();
     let cp = dir.path().join("cp");
-    let checkpoint = flink.snapshot(
-        &[
-            "--backend",
-            "rocksdb",
-            "--incremental",
-            "--inline-threshold",
-            "0",
-            "--checkpoint-dir",
-            &format!("file:{}", cp.display()),
-            "--take",
-            "checkpoint",
-        ],
-        dir.path(),
-    );
+    let checkpoint = flink.incremental_checkpoint(&format!("file:{}", cp.display()), dir.path());
     // The original references its job's shared/ by absolute path: not movable as a directory.
     ferry(&dir.path().join("state"))
         .arg("verify")
@@ -170,20 +176,7 @@ fn a_migrated_checkpoint_missing_a_file_fails_verify_and_fails_to_restore() {
     let Some(flink) = flink() else { return };
     let dir = tempfile::tempdir().unwrap();
     let cp = dir.path().join("cp");
-    let checkpoint = flink.snapshot(
-        &[
-            "--backend",
-            "rocksdb",
-            "--incremental",
-            "--inline-threshold",
-            "0",
-            "--checkpoint-dir",
-            &format!("file:{}", cp.display()),
-            "--take",
-            "checkpoint",
-        ],
-        dir.path(),
-    );
+    let checkpoint = flink.incremental_checkpoint(&format!("file:{}", cp.display()), dir.path());
     let job = checkpoint.parent().unwrap().file_name().unwrap();
     let dst = dir
         .path()
@@ -227,20 +220,7 @@ fn a_copy_patched_with_ferry_rewrite_restores() {
     let Some(flink) = flink() else { return };
     let dir = tempfile::tempdir().unwrap();
     let cp = dir.path().join("cp");
-    let checkpoint = flink.snapshot(
-        &[
-            "--backend",
-            "rocksdb",
-            "--incremental",
-            "--inline-threshold",
-            "0",
-            "--checkpoint-dir",
-            &format!("file:{}", cp.display()),
-            "--take",
-            "checkpoint",
-        ],
-        dir.path(),
-    );
+    let checkpoint = flink.incremental_checkpoint(&format!("file:{}", cp.display()), dir.path());
     // Another tool moved the data (here: cp -r of the whole checkpoint base) …
     let copied = dir.path().join("copied");
     let status = Command::new("cp")
@@ -314,20 +294,7 @@ fn hdfs_remote(name: &str) -> Option<Remote> {
 fn bounce_through(flink: &Flink, remote: Remote) {
     let dir = tempfile::tempdir().unwrap();
     let cp = dir.path().join("cp");
-    let checkpoint = flink.snapshot(
-        &[
-            "--backend",
-            "rocksdb",
-            "--incremental",
-            "--inline-threshold",
-            "0",
-            "--checkpoint-dir",
-            &format!("file:{}", cp.display()),
-            "--take",
-            "checkpoint",
-        ],
-        dir.path(),
-    );
+    let checkpoint = flink.incremental_checkpoint(&format!("file:{}", cp.display()), dir.path());
     let job = checkpoint
         .parent()
         .unwrap()
@@ -380,20 +347,7 @@ fn a_migration_killed_midway_and_run_again_completes_and_restores() {
     let Some(flink) = flink() else { return };
     let dir = tempfile::tempdir().unwrap();
     let cp = dir.path().join("cp");
-    let checkpoint = flink.snapshot(
-        &[
-            "--backend",
-            "rocksdb",
-            "--incremental",
-            "--inline-threshold",
-            "0",
-            "--checkpoint-dir",
-            &format!("file:{}", cp.display()),
-            "--take",
-            "checkpoint",
-        ],
-        dir.path(),
-    );
+    let checkpoint = flink.incremental_checkpoint(&format!("file:{}", cp.display()), dir.path());
     // Pad the snapshot directory (an unreferenced file is copied too) so the run can be
     // killed while data is still moving.
     std::fs::write(checkpoint.join("padding.bin"), bytes(16 * 1024 * 1024, 5)).unwrap();
@@ -461,20 +415,7 @@ fn a_checkpoint_flink_wrote_to_hdfs_migrates_and_restores_from_hdfs() {
         url.trim_end_matches('/'),
         ferry_conformance::unique_prefix("flink-on-hdfs")
     );
-    let checkpoint = flink.snapshot(
-        &[
-            "--backend",
-            "rocksdb",
-            "--incremental",
-            "--inline-threshold",
-            "0",
-            "--checkpoint-dir",
-            &format!("{base}/cluster-a/cp"),
-            "--take",
-            "checkpoint",
-        ],
-        dir.path(),
-    );
+    let checkpoint = flink.incremental_checkpoint(&format!("{base}/cluster-a/cp"), dir.path());
     let checkpoint = checkpoint.to_str().unwrap().to_string();
     assert!(checkpoint.starts_with("hdfs://"), "{checkpoint}");
     let (job_dir, chk) = checkpoint.rsplit_once('/').unwrap();
