@@ -247,6 +247,25 @@ pub fn open(location: &Location, options: &BackendOptions) -> Result<HdfsStorage
             value.trim().to_string(),
         ));
     }
+    // hdfs-native retries an unreachable NameNode like an HA failover: 15 attempts with
+    // sleeps up to 15 s, three minutes per call before a wrong port or a dead NameNode is an
+    // error (and the engine retries on top). A single NameNode gets two quick attempts; the
+    // engine's backoff does the rest. HA nameservices keep Hadoop's failover settings.
+    let single = location.scheme() == "hdfs"
+        && conf
+            .namenodes(location.authority().unwrap_or_default())
+            .is_ok_and(|addresses| addresses.len() == 1);
+    if single {
+        for (key, value) in [
+            ("dfs.client.failover.max.attempts", "1"),
+            ("dfs.client.failover.sleep.base.millis", "200"),
+            ("dfs.client.failover.sleep.max.millis", "1000"),
+        ] {
+            if conf.get(key).is_none() {
+                overrides.push((key.to_string(), value.to_string()));
+            }
+        }
+    }
     for (key, value) in &overrides {
         conf.set(key.clone(), value.clone());
     }

@@ -344,3 +344,35 @@ async fn writes_are_verified_against_the_datanodes_without_reading_back() {
         .await
         .unwrap();
 }
+
+/// Regression: a wrong port or a dead NameNode used to take hdfs-native's HA failover path,
+/// three minutes per call. It is a clear error within seconds (the engine retries on top).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_namenode_is_a_clear_error_within_seconds() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let root = Location::parse(&format!("hdfs://127.0.0.1:{port}/x")).unwrap();
+    let storage = open(&root, &BackendOptions::new());
+    let started = std::time::Instant::now();
+    let err = storage.stat(&root).await.unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.is_temporary(), "{err}");
+    assert!(err.to_string().contains("cannot connect"), "{err}");
+    let err = storage
+        .put(
+            &root.join("f"),
+            Bytes::from_static(b"x"),
+            &WriteOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot connect"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
