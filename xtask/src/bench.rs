@@ -35,7 +35,6 @@ fn ferry_release() -> Result<PathBuf> {
 
 /// One timed run: wall seconds and peak RSS in KiB.
 pub fn timed(command: &mut Command) -> Result<(f64, u64)> {
-    util::run(&mut Command::new("sync"))?;
     let report = std::env::temp_dir().join(format!("ferry-bench-time-{}", std::process::id()));
     let mut timed = Command::new("/usr/bin/time");
     timed
@@ -49,19 +48,27 @@ pub fn timed(command: &mut Command) -> Result<(f64, u64)> {
             timed.env(k, v);
         }
     }
+    measure(&mut timed, &report, &format!("{command:?}"))
+}
+
+/// Runs `time_command` (a `/usr/bin/time -v -o REPORT …` command) after a `sync`; returns
+/// wall seconds and the peak RSS in KiB that `/usr/bin/time` wrote to `report`.
+pub fn measure(time_command: &mut Command, report: &Path, what: &str) -> Result<(f64, u64)> {
+    util::run(&mut Command::new("sync"))?;
     let start = Instant::now();
-    let output = timed
+    let output = time_command
         .output()
         .context("run /usr/bin/time (Debian package `time`)")?;
     let seconds = start.elapsed().as_secs_f64();
     if !output.status.success() {
         bail!(
-            "{command:?} failed: {}",
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let text = std::fs::read_to_string(&report)?;
-    let rss = text
+    let text = std::fs::read_to_string(report)?;
+    let kib = text
         .lines()
         .find_map(|l| {
             l.trim()
@@ -69,7 +76,7 @@ pub fn timed(command: &mut Command) -> Result<(f64, u64)> {
         })
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
-    Ok((seconds, rss))
+    Ok((seconds, kib))
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -137,12 +144,7 @@ fn bench_cp(runs: usize) -> Result<()> {
 
 /// Compares the copy with the original (names and sizes everywhere, bytes of a sample).
 fn verify_same(a: &Path, b: &Path) -> Result<()> {
-    for (rel, size) in treegen::savepoint_shape() {
-        let got = std::fs::metadata(b.join(&rel)).with_context(|| format!("{rel} missing"))?;
-        if got.len() != size as u64 {
-            bail!("{rel}: {} bytes, expected {size}", got.len());
-        }
-    }
+    treegen::check_sizes(b)?;
     for rel in ["_metadata", "op-0/state-0.bin", "shared/07/0007.sst"] {
         if std::fs::read(a.join(rel))? != std::fs::read(b.join(rel))? {
             bail!("{rel} differs after ferry cp");

@@ -14,11 +14,10 @@
 //! peer's per leg and ferry's peak RSS are printed and written to `target/bench/hdfs.json`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::servers::{self, Paths};
 use crate::{treegen, util};
@@ -243,7 +242,8 @@ pub fn run(args: &[&str]) -> Result<()> {
                 };
                 let (seconds, kib) = timed(tool, leg, &src, &dst)?;
                 if leg == "download" {
-                    check_download(&local).with_context(|| format!("{} download", tool.name))?;
+                    treegen::check_sizes(&local)
+                        .with_context(|| format!("{} download", tool.name))?;
                 }
                 eprintln!(
                     "run {}: {:<36} {leg:<8} {seconds:7.2}s {:6.0} MB/s {:5} MiB RSS",
@@ -355,40 +355,5 @@ fn timed(tool: &Tool, leg: &str, src: &str, dst: &str) -> Result<(f64, u64)> {
         .arg(&tool.program)
         .args((tool.args)(leg, src, dst))
         .envs(tool.env.iter().map(|(k, v)| (k, v)));
-    util::run(&mut Command::new("sync"))?;
-    let start = Instant::now();
-    let output = command
-        .output()
-        .context("run /usr/bin/time (Debian package `time`)")?;
-    let seconds = start.elapsed().as_secs_f64();
-    if !output.status.success() {
-        bail!(
-            "{} {leg} failed: {}{}",
-            tool.name,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let text = std::fs::read_to_string(&report)?;
-    let kib = text
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    Ok((seconds, kib))
-}
-
-/// Every file of the tree arrived with its size (bytes are checked by the tools themselves and
-/// by ferry's verified seed).
-fn check_download(local: &Path) -> Result<()> {
-    for (rel, size) in treegen::savepoint_shape() {
-        let got = std::fs::metadata(local.join(&rel)).with_context(|| format!("{rel} missing"))?;
-        if got.len() != size as u64 {
-            bail!("{rel}: {} bytes, expected {size}", got.len());
-        }
-    }
-    Ok(())
+    crate::bench::measure(&mut command, &report, &format!("{} {leg}", tool.name))
 }

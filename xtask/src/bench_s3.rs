@@ -11,9 +11,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::servers::{self, Paths, Server};
 use crate::{treegen, util};
@@ -203,7 +202,7 @@ pub fn run(args: &[&str]) -> Result<()> {
                 let _ = std::fs::remove_dir_all(&local);
                 let (seconds, kib) = timed(tool, &ctx, leg, src, dst)?;
                 if *leg == "download" {
-                    check_download(&local)?;
+                    treegen::check_sizes(&local)?;
                 }
                 eprintln!(
                     "run {}: {:<7} {:<9} {:6.2}s {:5.0} MB/s  {:4} MiB RSS",
@@ -280,42 +279,7 @@ fn timed(tool: &Tool, ctx: &Ctx, leg: &str, src: &str, dst: &str) -> Result<(f64
             command.env("AWS_CA_BUNDLE", bundle);
         }
     }
-    util::run(&mut Command::new("sync"))?;
-    let start = Instant::now();
-    let output = command
-        .output()
-        .context("run /usr/bin/time (Debian package `time`)")?;
-    let seconds = start.elapsed().as_secs_f64();
-    if !output.status.success() {
-        bail!(
-            "{} {leg} failed: {}{}",
-            tool.name,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let text = std::fs::read_to_string(&report)?;
-    let kib = text
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    Ok((seconds, kib))
-}
-
-/// Every file of the tree arrived with its size.
-fn check_download(local: &Path) -> Result<()> {
-    for (rel, size) in treegen::savepoint_shape() {
-        let got = std::fs::metadata(local.join(&rel))
-            .with_context(|| format!("download: {rel} missing in {}", local.display()))?;
-        if got.len() != size as u64 {
-            bail!("download: {rel} has {} bytes, expected {size}", got.len());
-        }
-    }
-    Ok(())
+    crate::bench::measure(&mut command, &report, &format!("{} {leg}", tool.name))
 }
 
 /// Deletes uploaded prefixes between tools, with the aws CLI (ferry has no `rm`), so that the

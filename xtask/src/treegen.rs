@@ -59,3 +59,15 @@ pub fn ensure_files(root: &Path, files: &[(String, usize)]) -> Result<u64> {
     std::fs::write(marker, b"")?;
     Ok(total)
 }
+
+/// Checks that every file of the savepoint-shaped tree is under `root` with its size.
+pub fn check_sizes(root: &Path) -> Result<()> {
+    for (rel, size) in savepoint_shape() {
+        let got = std::fs::metadata(root.join(&rel))
+            .map_err(|e| anyhow::anyhow!("{rel} missing in {}: {e}", root.display()))?;
+        if got.len() != size as u64 {
+            anyhow::bail!("{rel}: {} bytes, expected {size}", got.len());
+        }
+    }
+    Ok(())
+}
