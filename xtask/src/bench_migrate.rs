@@ -602,7 +602,7 @@ fn generate(root: &Path) -> Result<u64> {
         entries.push(SubtaskEntry {
             raw_index: subtask as i32,
             state: Some(SubtaskState {
-                managed_keyed_state: Some(keyed),
+                managed_keyed_state: Some(Box::new(keyed)),
                 ..SubtaskState::default()
             }),
         });

@@ -110,7 +110,7 @@ pub fn decode_with_layout(bytes: &[u8], layout: Layout) -> Result<Metadata, Deco
         }
     }
     let n = r.count(MIN_OPERATOR_LEN)?;
-    let mut operators = Vec::new();
+    let mut operators = r.vec_for(n);
     for i in 0..n {
         operators.push(r.scoped(Crumb::Index("operator", i), |r| {
             decode_operator(r, version, layout)
@@ -210,7 +210,7 @@ fn decode_operator(
         SubtaskStates::FullyFinished { raw_count }
     } else {
         let n = r.check_count(raw_count, MIN_SUBTASK_ENTRY_LEN, at)?;
-        let mut entries = Vec::new();
+        let mut entries = r.vec_for(n);
         for j in 0..n {
             entries.push(r.scoped(Crumb::Index("subtask", j), |r| {
                 let raw_index = r.i32()?;
@@ -240,7 +240,7 @@ fn decode_subtask(r: &mut Reader<'_>, version: i32, layout: Layout) -> read::Res
     let legacy = if version <= 2 {
         let duration = r.i64()?;
         let n = r.count(1)?;
-        let mut handles = Vec::new();
+        let mut handles = r.vec_for(n);
         for k in 0..n {
             handles.push(r.scoped(Crumb::Index("legacy", k), stream::decode)?);
         }
@@ -256,6 +256,10 @@ fn decode_subtask(r: &mut Reader<'_>, version: i32, layout: Layout) -> read::Res
     let raw_keyed_state = r.scoped(Crumb::Field("raw_keyed_state"), |r| {
         keyed::decode(r, layout.changelog)
     })?;
+    let (managed_keyed_state, raw_keyed_state) = (
+        managed_keyed_state.map(Box::new),
+        raw_keyed_state.map(Box::new),
+    );
     let mut input_channel_state = Vec::new();
     let mut result_subpartition_state = Vec::new();
     if version >= 3 {
@@ -268,6 +272,7 @@ fn decode_subtask(r: &mut Reader<'_>, version: i32, layout: Layout) -> read::Res
             ),
         ] {
             let n = r.count(MIN_CHANNEL_HANDLE_LEN)?;
+            *out = r.vec_for(n);
             for k in 0..n {
                 out.push(r.scoped(Crumb::Index(name, k), |r| {
                     channel::decode(r, version, layout.channel_state, collection)
@@ -301,14 +306,17 @@ fn decode_slot(
 ) -> read::Result<OperatorStateSlot> {
     let at = r.pos();
     let raw_count = r.scoped(Crumb::Field(name), |r| r.i32())?;
-    let mut handles = Vec::new();
+    let mut handles;
     if version == 1 {
         let n = r.scoped(Crumb::Field(name), |r| r.check_count(raw_count, 1, at))?;
+        handles = r.vec_for(n);
         for i in 0..n {
             handles.push(r.scoped(Crumb::Index(name, i), operator::decode)?);
         }
     } else if raw_count != 0 {
-        handles.push(r.scoped(Crumb::Field(name), operator::decode)?);
+        handles = vec![r.scoped(Crumb::Field(name), operator::decode)?];
+    } else {
+        handles = Vec::new();
     }
     Ok(OperatorStateSlot { raw_count, handles })
 }
@@ -464,10 +472,10 @@ fn encode_subtask(
     )?;
     encode_slot(w, &s.raw_operator_state, version, "raw_operator_state")?;
     w.scoped(Crumb::Field("managed_keyed_state"), |w| {
-        keyed::encode(w, s.managed_keyed_state.as_ref(), layout.changelog)
+        keyed::encode(w, s.managed_keyed_state.as_deref(), layout.changelog)
     })?;
     w.scoped(Crumb::Field("raw_keyed_state"), |w| {
-        keyed::encode(w, s.raw_keyed_state.as_ref(), layout.changelog)
+        keyed::encode(w, s.raw_keyed_state.as_deref(), layout.changelog)
     })?;
     if version >= 3 {
         for (name, collection, list) in [

@@ -232,10 +232,11 @@ pub struct SubtaskState {
     pub managed_operator_state: OperatorStateSlot,
     /// Raw operator state.
     pub raw_operator_state: OperatorStateSlot,
-    /// Managed keyed state (`None` = tag 0).
-    pub managed_keyed_state: Option<KeyedHandle>,
+    /// Managed keyed state (`None` = tag 0). Boxed: a [`KeyedHandle`] is ~200 bytes and raw
+    /// keyed state is almost always absent, so an unboxed pair would double a subtask's size.
+    pub managed_keyed_state: Option<Box<KeyedHandle>>,
     /// Raw keyed state (`None` = tag 0).
-    pub raw_keyed_state: Option<KeyedHandle>,
+    pub raw_keyed_state: Option<Box<KeyedHandle>>,
     /// V3+: input-channel state (unaligned checkpoints).
     pub input_channel_state: Vec<ChannelHandle>,
     /// V3+: result-subpartition state (unaligned checkpoints).

@@ -211,7 +211,8 @@ pub fn decode_lossy(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
-fn is_plain_ascii(bytes: &[u8]) -> bool {
+/// Bytes 0x01–0x7F only: text that is the same in UTF-8 and modified UTF-8.
+pub(crate) fn is_plain_ascii(bytes: &[u8]) -> bool {
     bytes.is_ascii() && !bytes.contains(&0)
 }
 
@@ -225,6 +226,26 @@ impl JavaString {
     /// Encodes a Rust string; fails if the encoded form exceeds 65 535 bytes.
     pub fn new(s: &str) -> Result<Self, Mutf8Error> {
         encode(s).map(JavaString)
+    }
+
+    /// [`JavaString::new`] of an owned string: plain ASCII (paths, ids — the common case) is
+    /// already modified UTF-8, so its buffer is kept instead of copied.
+    pub fn from_string(s: String) -> Result<Self, Mutf8Error> {
+        if !is_plain_ascii(s.as_bytes()) {
+            return Self::new(&s);
+        }
+        if s.len() > MAX_ENCODED_LEN {
+            return Err(Mutf8Error::TooLong { len: s.len() });
+        }
+        Ok(JavaString(s.into_bytes()))
+    }
+
+    /// Replaces the first `cut` bytes with `with` in place (`with` must be modified UTF-8 and
+    /// `cut` a character boundary; the caller checks the length limit).
+    pub(crate) fn replace_prefix(&mut self, cut: usize, with: &[u8]) {
+        // Grow exactly (splice alone may double the capacity of every rewritten path).
+        self.0.reserve_exact(with.len().saturating_sub(cut));
+        self.0.splice(..cut, with.iter().copied());
     }
 
     /// Wraps raw modified-UTF-8 bytes without checking them. The encoder still enforces the

@@ -15,7 +15,7 @@ use crate::error::RewriteError;
 use crate::model::{
     ChannelHandle, KeyedHandle, Metadata, OperatorHandle, StreamHandle, SubtaskStates,
 };
-use crate::mutf8::{self, JavaString};
+use crate::mutf8::{self, JavaString, Mutf8Error};
 
 /// Which field of which handle a [`PathRef`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -227,10 +227,10 @@ impl Walk<'_, '_> {
                                 }
                             }
                             w.scoped("managed_keyed_state", None, |w| {
-                                w.keyed(s.managed_keyed_state.as_mut())
+                                w.keyed(s.managed_keyed_state.as_deref_mut())
                             })?;
                             w.scoped("raw_keyed_state", None, |w| {
-                                w.keyed(s.raw_keyed_state.as_mut())
+                                w.keyed(s.raw_keyed_state.as_deref_mut())
                             })?;
                             for (k, h) in s.input_channel_state.iter_mut().enumerate() {
                                 w.scoped("input_channel", Some(k), |w| w.channel(h))?;
@@ -378,36 +378,51 @@ impl Metadata {
         &mut self,
         mut f: impl FnMut(&PathRef) -> Option<String>,
     ) -> Result<RewriteStats, RewriteError> {
-        self.rewrite_with(true, |p, _| f(p))
+        self.rewrite_with(true, |p, _| f(p).map(Replacement::Whole))
     }
 
     /// [`Metadata::rewrite_paths`], optionally without building a full [`PathRef`] per field
     /// (`describe = false`: `f` gets a `PathRef` with only `field` set, and the stored value).
-    fn rewrite_with(
+    fn rewrite_with<'a>(
         &mut self,
         describe: bool,
-        mut f: impl FnMut(&PathRef, &JavaString) -> Option<String>,
+        mut f: impl FnMut(&PathRef, &JavaString) -> Option<Replacement<'a>>,
     ) -> Result<RewriteStats, RewriteError> {
         // Pass 1 decides every replacement without changing anything (all-or-nothing);
         // pass 2 stores them, walking without building breadcrumbs.
         let mut stats = RewriteStats::default();
-        let mut plan: Vec<(usize, JavaString)> = Vec::new();
+        let mut plan: Vec<(usize, Planned<'a>)> = Vec::new();
         let mut too_long: Option<(usize, usize)> = None;
         let first = walk_mut(self, describe, &mut |p, slot| {
             let index = stats.visited;
             stats.visited += 1;
-            if let Some(new) = f(p, slot) {
-                match JavaString::new(&new) {
-                    Ok(js) if js != *slot => plan.push((index, js)),
-                    Ok(_) => {}
-                    Err(_) => {
-                        let len = mutf8::encoded_len(&new);
-                        too_long = Some((index, len));
-                        return Err(RewriteError::StringTooLong {
-                            breadcrumb: p.breadcrumb.clone(),
-                            len,
-                        });
+            let planned = match f(p, slot) {
+                None => return Ok(()),
+                Some(Replacement::Whole(new)) => JavaString::from_string(new)
+                    .map(Planned::Whole)
+                    .map_err(|err| match err {
+                        Mutf8Error::TooLong { len } => len,
+                        _ => 0,
+                    }),
+                Some(Replacement::Prefix { cut, with }) => {
+                    let len = slot.as_bytes().len() - cut + with.len();
+                    if len > mutf8::MAX_ENCODED_LEN {
+                        Err(len)
+                    } else {
+                        Ok(Planned::Prefix { cut, with })
                     }
+                }
+            };
+            match planned {
+                Ok(Planned::Whole(js)) if js == *slot => {}
+                Ok(Planned::Prefix { cut, with }) if &slot.as_bytes()[..cut] == with => {}
+                Ok(planned) => plan.push((index, planned)),
+                Err(len) => {
+                    too_long = Some((index, len));
+                    return Err(RewriteError::StringTooLong {
+                        breadcrumb: p.breadcrumb.clone(),
+                        len,
+                    });
                 }
             }
             Ok(())
@@ -436,8 +451,10 @@ impl Metadata {
         let mut index = 0usize;
         walk_mut(self, false, &mut |_, slot| {
             if plan.peek().is_some_and(|(i, _)| *i == index) {
-                if let Some((_, js)) = plan.next() {
-                    *slot = js;
+                match plan.next() {
+                    Some((_, Planned::Whole(js))) => *slot = js,
+                    Some((_, Planned::Prefix { cut, with })) => slot.replace_prefix(cut, with),
+                    None => {}
                 }
             }
             index += 1;
@@ -465,9 +482,9 @@ impl Metadata {
             if !eligible {
                 return None;
             }
-            let (idx, new) = maps.map(&value.to_string_lossy())?;
+            let (idx, replacement) = maps.replacement(value)?;
             hits[idx] += 1;
-            Some(new)
+            Some(replacement)
         })?;
         Ok(PrefixRewriteReport { stats, hits })
     }
@@ -542,7 +559,11 @@ impl PrefixMap {
         if !(rest.is_empty() || rest.starts_with('/')) {
             return None;
         }
-        Some(format!("{}{}", self.to.trim_end_matches('/'), rest))
+        let to = self.to.trim_end_matches('/');
+        let mut out = String::with_capacity(to.len() + rest.len());
+        out.push_str(to);
+        out.push_str(rest);
+        Some(out)
     }
 }
 
@@ -572,4 +593,52 @@ impl PrefixMaps {
             .iter()
             .find_map(|&i| self.maps[i].apply(value).map(|v| (i, v)))
     }
+
+    /// [`PrefixMaps::map`] of a stored value. A plain-ASCII value (virtually every path) is
+    /// matched on its bytes, which are then its text, and a plain-ASCII target becomes an
+    /// in-place prefix swap; anything else takes the text route.
+    fn replacement<'a>(&'a self, value: &JavaString) -> Option<(usize, Replacement<'a>)> {
+        let bytes = value.as_bytes();
+        if !mutf8::is_plain_ascii(bytes) {
+            return self
+                .map(&value.to_string_lossy())
+                .map(|(i, v)| (i, Replacement::Whole(v)));
+        }
+        self.order.iter().find_map(|&i| {
+            let map = &self.maps[i];
+            let from = map.trimmed_from().as_bytes();
+            let rest = bytes.strip_prefix(from)?;
+            if !(rest.is_empty() || rest[0] == b'/') {
+                return None;
+            }
+            let to = map.to.trim_end_matches('/').as_bytes();
+            let replacement = if mutf8::is_plain_ascii(to) {
+                Replacement::Prefix {
+                    cut: from.len(),
+                    with: to,
+                }
+            } else {
+                // An ASCII value matched, so the whole value is valid UTF-8 text.
+                Replacement::Whole(map.apply(std::str::from_utf8(bytes).ok()?)?)
+            };
+            Some((i, replacement))
+        })
+    }
+}
+
+/// What a rewrite callback asks for one field.
+enum Replacement<'a> {
+    /// A new value.
+    Whole(String),
+    /// Keep the stored bytes after `cut`, put `with` (plain ASCII, hence already modified
+    /// UTF-8) before them: a prefix swap done in place.
+    Prefix { cut: usize, with: &'a [u8] },
+}
+
+/// A replacement checked by pass 1 of [`Metadata::rewrite_with`], stored by pass 2.
+enum Planned<'a> {
+    /// The encoded new value.
+    Whole(JavaString),
+    /// See [`Replacement::Prefix`].
+    Prefix { cut: usize, with: &'a [u8] },
 }

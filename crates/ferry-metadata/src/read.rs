@@ -182,6 +182,15 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// An empty `Vec` for `n` elements that [`Reader::count`] already checked: exact capacity,
+    /// so one-element lists don't get Rust's default of four slots, but never more slots than
+    /// the remaining input has bytes (a hostile count cannot make decoding allocate more than
+    /// the file is large; a longer list grows as it is read).
+    pub(crate) fn vec_for<T>(&self, n: usize) -> Vec<T> {
+        let most = (self.remaining() / std::mem::size_of::<T>().max(1)).max(16);
+        Vec::with_capacity(n.min(most))
+    }
+
     /// `i32` length + raw bytes.
     pub(crate) fn bytes32(&mut self) -> Result<Vec<u8>> {
         let n = self.count(1)?;

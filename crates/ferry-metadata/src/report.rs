@@ -148,8 +148,8 @@ fn walk_leaves<'a>(md: &'a Metadata, f: &mut dyn FnMut(usize, bool, Leaf<'a>)) {
             for slot in [&s.managed_operator_state, &s.raw_operator_state] {
                 slot.handles.iter().for_each(|h| w.operator(h.as_ref()));
             }
-            w.keyed(s.managed_keyed_state.as_ref());
-            w.keyed(s.raw_keyed_state.as_ref());
+            w.keyed(s.managed_keyed_state.as_deref());
+            w.keyed(s.raw_keyed_state.as_deref());
             for h in s
                 .input_channel_state
                 .iter()

@@ -62,8 +62,8 @@ impl Metadata {
                         for slot in [&st.managed_operator_state, &st.raw_operator_state] {
                             slot.handles.iter().for_each(|h| s.operator(h.as_ref()));
                         }
-                        s.keyed(st.managed_keyed_state.as_ref());
-                        s.keyed(st.raw_keyed_state.as_ref());
+                        s.keyed(st.managed_keyed_state.as_deref());
+                        s.keyed(st.raw_keyed_state.as_deref());
                         for h in st
                             .input_channel_state
                             .iter()

@@ -284,6 +284,74 @@ fn prefix_map_semantics() {
     assert_eq!(maps.map("gs://b"), None);
 }
 
+/// `apply_prefix_maps` swaps ASCII prefixes in place and takes the text route otherwise; both
+/// must give what mapping every value as text gives.
+#[test]
+fn prefix_maps_in_place_agree_with_the_text_route() {
+    let start = || {
+        let mut md = worked();
+        // One non-ASCII value, so that the text route is taken too.
+        md.rewrite_paths(|p| {
+            (p.field == PathField::FilePath).then(|| "s3://bucket/job/shared/ünï".to_string())
+        })
+        .unwrap();
+        md
+    };
+    for maps in [
+        vec![PrefixMap::new(
+            "s3://bucket",
+            "s3a://a-much-longer-bucket/prefix",
+        )],
+        vec![PrefixMap::new("s3://bucket/job/", "gs://b/")],
+        vec![PrefixMap::new("s3://bucket", "gs://bücket")],
+        vec![PrefixMap::new(
+            "s3://bucket/job/shared",
+            "s3://bucket/job/shared",
+        )],
+        vec![
+            PrefixMap::new("s3://bucket/job/shared/ünï", "file:/x"),
+            PrefixMap::new("s3://bucket/job", "file:/y"),
+        ],
+    ] {
+        let table = PrefixMaps::new(maps.clone());
+        let mut fast = start();
+        let report = fast
+            .apply_prefix_maps(
+                &table,
+                PrefixRewriteOptions {
+                    include_inline_names: true,
+                },
+            )
+            .unwrap();
+        let mut slow = start();
+        let stats = slow
+            .rewrite_paths(|p| match p.kind() {
+                PathKind::Relative => None,
+                _ => table.map(&p.value_str()).map(|(_, v)| v),
+            })
+            .unwrap();
+        assert_eq!(fast, slow, "{maps:?}");
+        assert_eq!(report.stats, stats, "{maps:?}");
+        assert_eq!(decode(&encode(&fast).unwrap()).unwrap(), fast, "{maps:?}");
+    }
+    // A prefix swap past the 65 535-byte limit changes nothing and names the field.
+    let mut md = worked();
+    let original = md.clone();
+    let huge = format!("s3://{}", "x".repeat(65_530));
+    let err = md
+        .apply_prefix_maps(
+            &PrefixMaps::new(vec![PrefixMap::new("s3://bucket", &huge)]),
+            PrefixRewriteOptions::default(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, RewriteError::StringTooLong { breadcrumb, len }
+            if breadcrumb.starts_with("operator[") && *len > 65_535),
+        "{err:?}"
+    );
+    assert_eq!(md, original);
+}
+
 #[test]
 fn java_string_limit_is_enforced_with_breadcrumb_and_no_partial_change() {
     let mut md = worked();

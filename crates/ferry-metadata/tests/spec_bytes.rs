@@ -79,7 +79,7 @@ fn worked_example_v6_fields() {
     }
     assert_eq!(s.raw_operator_state.raw_count, 0);
     assert!(s.raw_operator_state.handles.is_empty());
-    match &s.managed_keyed_state {
+    match s.managed_keyed_state.as_deref() {
         Some(KeyedHandle::Incremental(k)) => {
             assert_eq!(k.kind, IncrementalKind::V2);
             assert_eq!(k.checkpoint_id, 7);
@@ -185,7 +185,7 @@ fn v1_task_layout() {
         [Some(OperatorHandle::Stream(_)), None]
     ));
     assert!(
-        matches!(&s.managed_keyed_state, Some(KeyedHandle::KeyGroups(k)) if k.kind == KeyGroupsKind::V1 && k.data.offsets == vec![0, 7])
+        matches!(s.managed_keyed_state.as_deref(), Some(KeyedHandle::KeyGroups(k)) if k.kind == KeyGroupsKind::V1 && k.data.offsets == vec![0, 7])
     );
     assert!(md
         .paths()
@@ -217,7 +217,7 @@ fn v2_legacy_fields_and_incremental_v1() {
         }
         other => panic!("{other:?}"),
     }
-    match &state(op, 1).managed_keyed_state {
+    match state(op, 1).managed_keyed_state.as_deref() {
         Some(KeyedHandle::Incremental(k)) => {
             assert_eq!(k.kind, IncrementalKind::V1);
             assert_eq!(k.checkpointed_size, None);
@@ -254,7 +254,7 @@ fn v3_modern_layout() {
     );
     assert_eq!(es[1].subtask_index(), 2);
     assert!(
-        matches!(&state(op, 0).managed_keyed_state, Some(KeyedHandle::KeyGroups(k)) if k.kind == KeyGroupsKind::Savepoint && k.state_handle_id.is_none())
+        matches!(state(op, 0).managed_keyed_state.as_deref(), Some(KeyedHandle::KeyGroups(k)) if k.kind == KeyGroupsKind::Savepoint && k.state_handle_id.is_none())
     );
     match &state(op, 0).input_channel_state[..] {
         [ChannelHandle::Single(c)] => {
@@ -265,7 +265,7 @@ fn v3_modern_layout() {
     }
     let s2 = state(op, 2);
     assert_eq!(s2.raw_operator_state.raw_count, 1);
-    match &s2.managed_keyed_state {
+    match s2.managed_keyed_state.as_deref() {
         Some(KeyedHandle::Incremental(k)) => {
             assert_eq!(k.checkpointed_size, Some(-1));
             match &k.shared_state[0].handle {
@@ -323,7 +323,7 @@ fn v3_flink_1_14_changelog_layout_is_detected() {
     let md = roundtrip(&bytes);
     assert_eq!(md.layout.changelog, ChangelogLayout::Flink1_14);
     assert_eq!(md.layout.channel_state, ChannelStateLayout::Flink1_12Plus);
-    match &state(&md.operators[0], 0).managed_keyed_state {
+    match state(&md.operators[0], 0).managed_keyed_state.as_deref() {
         Some(KeyedHandle::ChangelogBackend(c)) => {
             assert_eq!(c.kind, ChangelogBackendKind::V1);
             assert_eq!(c.checkpointed_size, None);
@@ -362,7 +362,7 @@ fn v3_flink_1_15_changelog_layout() {
     let (bytes, _) = v3_flink_1_15_changelog();
     let md = roundtrip(&bytes);
     assert_eq!(md.layout, Layout::default());
-    match &state(&md.operators[0], 0).managed_keyed_state {
+    match state(&md.operators[0], 0).managed_keyed_state.as_deref() {
         Some(KeyedHandle::ChangelogBackend(c)) => {
             assert_eq!(c.checkpointed_size, Some(900));
             assert_eq!(c.materialization_id, Some(77));
@@ -395,7 +395,7 @@ fn v4_changelog_v2_file_merging_null_properties() {
     assert_eq!(bytes.len() - end, 5);
     assert!(md.properties().unwrap().is_null);
     let s = state(&md.operators[0], 0);
-    match &s.managed_keyed_state {
+    match s.managed_keyed_state.as_deref() {
         Some(KeyedHandle::ChangelogBackend(c)) => {
             assert_eq!(c.kind, ChangelogBackendKind::V2);
             assert_eq!((c.materialization_id, c.checkpoint_id), (Some(3), Some(4)));
@@ -416,7 +416,7 @@ fn v4_changelog_v2_file_merging_null_properties() {
         matches!(&s.managed_operator_state.handles[..], [Some(OperatorHandle::FileMerging(h))] if h.is_empty_raw == 1 && h.states[0].distribution_mode() == Some(DistributionMode::Broadcast))
     );
     assert!(
-        matches!(&s.raw_keyed_state, Some(KeyedHandle::KeyGroups(k)) if k.data.range.count == 0 && matches!(&k.data.delegate, Some(StreamHandle::Segment(seg)) if seg.scope == 0))
+        matches!(s.raw_keyed_state.as_deref(), Some(KeyedHandle::KeyGroups(k)) if k.data.range.count == 0 && matches!(&k.data.delegate, Some(StreamHandle::Segment(seg)) if seg.scope == 0))
     );
 }
 

@@ -102,7 +102,7 @@ fn synthetic(store: &MemoryStorage) -> Metadata {
         data: vec![1, 2, 3],
     });
     let state = SubtaskState {
-        managed_keyed_state: Some(keyed),
+        managed_keyed_state: Some(Box::new(keyed)),
         managed_operator_state: OperatorStateSlot::single(operator_state),
         raw_operator_state: OperatorStateSlot {
             raw_count: 1,

@@ -111,7 +111,7 @@ pub(crate) fn decode(
                 let from = r.i64()?;
                 let to = r.i64()?;
                 let n = r.count(8)?;
-                let mut changes = Vec::new();
+                let mut changes = r.vec_for(n);
                 for i in 0..n {
                     changes.push(r.scoped(Crumb::Index("changes", i), |r| {
                         let key_group = r.i32()?;
@@ -142,7 +142,7 @@ pub(crate) fn decode(
                 let has_ids = v2 || modern;
                 let range = decode_range(r)?;
                 let n = r.count(9)?;
-                let mut handles = Vec::new();
+                let mut handles = r.vec_for(n);
                 for i in 0..n {
                     handles.push(r.scoped(Crumb::Index("handles", i), |r| {
                         let offset = r.i64()?;
@@ -191,7 +191,7 @@ fn decode_named_list(
     name: &'static str,
 ) -> read::Result<Vec<NamedStreamHandle>> {
     let n = r.count(3)?;
-    let mut out = Vec::new();
+    let mut out = r.vec_for(n);
     for i in 0..n {
         out.push(r.scoped(Crumb::Index(name, i), |r| {
             let local_name = r.scoped(Crumb::Field("local_name"), |r| r.utf())?;
@@ -208,7 +208,7 @@ fn decode_keyed_list(
     layout: ChangelogLayout,
 ) -> read::Result<Vec<Option<KeyedHandle>>> {
     let n = r.count(1)?;
-    let mut out = Vec::new();
+    let mut out = r.vec_for(n);
     for i in 0..n {
         out.push(r.scoped(Crumb::Index(name, i), |r| decode(r, layout))?);
     }

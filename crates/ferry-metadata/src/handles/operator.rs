@@ -53,7 +53,7 @@ pub(crate) fn decode(r: &mut Reader<'_>) -> read::Result<Option<OperatorHandle>>
 fn decode_states(r: &mut Reader<'_>) -> read::Result<Vec<OperatorStateMeta>> {
     // name (>= 2) + mode (1) + offset count (4)
     let n = r.count(7)?;
-    let mut out = Vec::new();
+    let mut out = r.vec_for(n);
     for i in 0..n {
         out.push(r.scoped(Crumb::Index("state", i), |r| {
             let name = r.utf()?;
