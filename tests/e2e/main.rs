@@ -7,6 +7,7 @@ mod support;
 
 mod cp_basic;
 mod cp_errors;
+mod cp_gcs;
 mod cp_hdfs;
 mod cp_integrity;
 mod cp_resume;

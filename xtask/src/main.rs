@@ -4,6 +4,8 @@
 //!   of the workspace (starting the test servers the tests need, and stopping them after).
 //! * `cargo xtask bench cp [--runs N]` — `ferry cp` against `cp -r` on a generated ~1 GiB
 //!   savepoint-shaped tree; medians, ratio, peak RSS.
+//! * `cargo xtask bench s3|gcs|hdfs [--runs N]` — ferry against peer tools (rclone, …) on the
+//!   same tree against the test server of that store, in the same run.
 //! * `cargo xtask bench metadata` — decode + rewrite-all-paths + encode of a large synthetic
 //!   `_metadata`; MB/s and peak memory.
 //! * `cargo xtask fixtures` — regenerate the real-Flink `_metadata` fixtures (see
@@ -12,6 +14,7 @@
 //!   and keep them up until Enter is pressed.
 
 mod bench;
+mod bench_gcs;
 mod bench_hdfs;
 mod bench_migrate;
 mod bench_s3;
@@ -38,7 +41,8 @@ fn main() -> Result<()> {
         Some("servers") => serve(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [--no-lint] | bench cp [--runs N] | bench metadata | \
+                "usage: cargo xtask <test [--no-lint] | bench cp|s3|gcs|hdfs|migrate [--runs N] | \
+                 bench metadata | \
                  fixtures [--versions V,..] [--variants A,..] | oracle [--versions V,..] | \
                  servers | tidy>"
             );

