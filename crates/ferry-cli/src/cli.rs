@@ -352,9 +352,10 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 /// How data moves: parallelism, parts, memory, bandwidth, retries, verification, resume.
 #[derive(Debug, Args, Clone)]
 pub struct TransferArgs {
-    /// Files copied at once (server-side copies, which buffer nothing: at least 64).
-    #[arg(short = 'j', long, default_value_t = ferry_core::transfer::DEFAULT_CONCURRENCY, value_name = "N")]
-    pub concurrency: usize,
+    /// Files copied at once [default: 16, or what the destination store asks for: 128 for
+    /// HDFS; server-side copies, which buffer nothing: at least 64].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub concurrency: Option<usize>,
     /// Part size for ranged reads and multipart writes; larger files are copied in parallel parts.
     #[arg(long, default_value = "8M", value_parser = parse_size, value_name = "SIZE")]
     pub part_size: u64,

@@ -240,6 +240,10 @@ impl HdfsStorage {
             },
             min_part_size: 1,
             max_part_size: u64::MAX,
+            // `complete` is polled from 500 ms up when the NameNode has not yet heard of a new
+            // file's last block: small files spend most of their time waiting, not moving data
+            // (16 in flight: 24 MB/s up; 128: 92 MB/s, on the 1 GiB bench tree).
+            write_concurrency: 128,
             max_parts: u32::MAX,
         };
         Ok(HdfsStorage {

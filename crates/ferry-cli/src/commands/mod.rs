@@ -30,13 +30,16 @@ pub async fn run(cli: Cli) -> i32 {
 
 /// The core's copy options from the shared transfer flags.
 pub fn transfer_options(args: &TransferArgs) -> anyhow::Result<CopyOptions> {
-    anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
+    anyhow::ensure!(
+        args.concurrency != Some(0),
+        "--concurrency must be at least 1"
+    );
     anyhow::ensure!(
         args.part_size >= 64 * 1024,
         "--part-size must be at least 64K"
     );
     Ok(CopyOptions {
-        concurrency: args.concurrency,
+        concurrency: args.concurrency.unwrap_or(0),
         part_size: args.part_size,
         memory_budget: args.buffer_memory,
         bwlimit: args.bwlimit,

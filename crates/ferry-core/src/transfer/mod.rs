@@ -83,7 +83,8 @@ pub enum VerifyMode {
 /// Options of a copy. `Default` gives ferry's defaults.
 #[derive(Debug, Clone)]
 pub struct CopyOptions {
-    /// Files in flight.
+    /// Files in flight; 0 lets ferry choose: [`DEFAULT_CONCURRENCY`], or more where the
+    /// destination asks for it ([`crate::Capabilities::write_concurrency`]).
     pub concurrency: usize,
     /// Part size for ranged reads and multipart writes; files up to this size go in one piece.
     pub part_size: u64,
@@ -123,7 +124,7 @@ pub struct CopyOptions {
 impl Default for CopyOptions {
     fn default() -> Self {
         CopyOptions {
-            concurrency: DEFAULT_CONCURRENCY,
+            concurrency: 0,
             part_size: DEFAULT_PART_SIZE,
             memory_budget: DEFAULT_MEMORY_BUDGET,
             update: false,
@@ -252,7 +253,10 @@ impl Context {
         observer: Arc<dyn Observer>,
         job_key: &str,
     ) -> Result<Context> {
-        opts.concurrency = opts.concurrency.max(1);
+        if opts.concurrency == 0 {
+            opts.concurrency =
+                DEFAULT_CONCURRENCY.max(dst.storage.capabilities().write_concurrency);
+        }
         opts.part_size = opts.part_size.max(64 * 1024);
         opts.memory_budget = opts.memory_budget.max(opts.part_size);
         let journal = open_journal(&opts, job_key, &src, &dst)?;

@@ -554,3 +554,26 @@ async fn memory_stays_within_budget_for_many_large_files() {
         "parts really were buffered"
     );
 }
+
+#[tokio::test]
+async fn unset_concurrency_takes_the_destination_s_preference() {
+    let src = MemoryStorage::new("a");
+    let eager = MemoryStorage::new("b").with_capabilities(Capabilities {
+        write_concurrency: 100,
+        ..Capabilities::default()
+    });
+    let in_flight = |dst: &MemoryStorage, concurrency: usize| {
+        let opts = CopyOptions {
+            concurrency,
+            ..CopyOptions::default()
+        };
+        let src = endpoint(&src, "mem://s/");
+        let dst = endpoint(dst, "mem://d/");
+        Context::new(src, dst, opts, Arc::new(NoopObserver), "job")
+            .unwrap()
+            .files_in_flight()
+    };
+    assert_eq!(in_flight(&eager, 0), 100);
+    assert_eq!(in_flight(&eager, 3), 3, "the user's -j wins");
+    assert_eq!(in_flight(&MemoryStorage::new("c"), 0), DEFAULT_CONCURRENCY);
+}

@@ -34,5 +34,26 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(back, moved, "rewritten model does not round-trip");
             }
         }
+        // Prefix maps (in-place byte swaps for ASCII, text otherwise) agree with mapping every
+        // value as text.
+        let maps = ferry_metadata::PrefixMaps::new(vec![
+            ferry_metadata::PrefixMap::new("s3://b", "hdfs://nn:8020/longer/root"),
+            ferry_metadata::PrefixMap::new("file:/", "gs://bü/"),
+        ]);
+        let options = ferry_metadata::PrefixRewriteOptions {
+            include_inline_names: true,
+        };
+        let mut fast = md.clone();
+        let mut slow = md.clone();
+        let a = fast.apply_prefix_maps(&maps, options).map(|r| r.stats);
+        let b = slow.rewrite_paths(|p| match p.kind() {
+            ferry_metadata::PathKind::Relative => None,
+            _ => maps.map(&p.value_str()).map(|(_, v)| v),
+        });
+        assert_eq!(a.is_ok(), b.is_ok());
+        if a.is_ok() {
+            assert_eq!(a, b);
+            assert_eq!(fast, slow, "prefix maps differ from the text route");
+        }
     }
 });
