@@ -127,6 +127,19 @@ impl Error {
         self
     }
 
+    /// Replaces `from` by `to` in the message and the context: the engine names the file the
+    /// user asked for, not the hidden temp name it was being written under.
+    pub fn renamed(mut self, from: &str, to: &str) -> Error {
+        if from.is_empty() || from == to {
+            return self;
+        }
+        self.message = self.message.replace(from, to);
+        for (_, value) in &mut self.context {
+            *value = value.replace(from, to);
+        }
+        self
+    }
+
     /// Adds a key–value pair of context (`backend`, `path`, `range`, …).
     pub fn with_context(mut self, key: &'static str, value: impl fmt::Display) -> Error {
         if !self.context.iter().any(|(k, _)| *k == key) {

@@ -40,7 +40,10 @@ impl Context {
                 if staging != file.target || !self.dst.storage.capabilities().atomic_writes {
                     let _ = self.dst.storage.delete(&staging).await;
                 }
-                return Err(err);
+                let (temp, target) = (&staging, &file.target);
+                return Err(err
+                    .renamed(&temp.to_string(), &target.to_string())
+                    .renamed(temp.path(), target.path()));
             }
         };
         if self.opts.preserve_mtime {

@@ -577,3 +577,27 @@ async fn unset_concurrency_takes_the_destination_s_preference() {
     assert_eq!(in_flight(&eager, 3), 3, "the user's -j wins");
     assert_eq!(in_flight(&MemoryStorage::new("c"), 0), DEFAULT_CONCURRENCY);
 }
+
+#[tokio::test]
+async fn a_failed_write_names_the_file_not_its_temp_name() {
+    let src = MemoryStorage::new("a");
+    src.insert(&loc("mem://s/f"), data(1000, 9));
+    // A store that renames atomically, so ferry writes under a hidden temp name first.
+    let dst = MemoryStorage::new("b").with_capabilities(Capabilities {
+        ranged_reads: true,
+        atomic_rename: true,
+        ..Capabilities::default()
+    });
+    let failing = Endpoint {
+        storage: Arc::new(FaultyStorage::new(
+            Arc::new(dst.clone()),
+            vec![Fault::FailAlways { op: "put".into() }],
+        )),
+        location: loc("mem://d/f"),
+    };
+    let report = run(endpoint(&src, "mem://s/f"), failing, small_parts()).await;
+    assert_eq!(report.files_failed, 1);
+    let error = &report.failures[0].error;
+    assert!(error.contains("mem://d/f"), "{error}");
+    assert!(!error.contains(TEMP_SUFFIX), "{error}");
+}
