@@ -58,7 +58,9 @@ impl HdfsChecksumParams {
     pub fn validate(self) -> Result<HdfsChecksumParams> {
         if self.bytes_per_crc == 0
             || self.block_size == 0
-            || self.block_size % u64::from(self.bytes_per_crc) != 0
+            || !self
+                .block_size
+                .is_multiple_of(u64::from(self.bytes_per_crc))
         {
             return Err(Error::new(
                 ErrorKind::InvalidInput,

@@ -394,7 +394,7 @@ fn random_inputs_never_panic() {
     for _ in 0..20_000 {
         let len = (rng.next() % 200) as usize;
         let mut v: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-        if rng.next() % 2 == 0 && v.len() >= 8 {
+        if rng.next().is_multiple_of(2) && v.len() >= 8 {
             v[..4].copy_from_slice(&[0x49, 0x60, 0x67, 0x2D]);
             v[4..8].copy_from_slice(&((rng.next() % 7) as i32 + 1).to_be_bytes());
         }
