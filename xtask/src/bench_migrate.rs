@@ -120,12 +120,8 @@ pub fn run(args: &[&str]) -> Result<()> {
                             .to_string()
                     })
                 },
-                cleanup: {
-                    let r = dst_root.clone();
-                    Box::new(move |run| {
-                        let _ = std::fs::remove_dir_all(r.join(format!("peer-{run}")));
-                    })
-                },
+                // Kept until the leg ends (see below).
+                cleanup: Box::new(|_| {}),
             },
             Way {
                 name: "ferry migrate",
@@ -149,17 +145,16 @@ pub fn run(args: &[&str]) -> Result<()> {
                             .to_string()
                     })
                 },
-                cleanup: {
-                    let r = dst_root.clone();
-                    Box::new(move |run| {
-                        let _ = std::fs::remove_dir_all(r.join(format!("ferry-{run}")));
-                    })
-                },
+                // Kept until the leg ends (see below).
+                cleanup: Box::new(|_| {}),
             },
         ];
         results.push(run_leg("local→local", &ways, runs, &|_| {
             ferry_cmd(&["verify", "-q"])
         })?);
+        // Deleted only now: removing thousands of files right before the next run makes ext4
+        // scan the recently freed inodes on every create, which slows whichever tool runs next.
+        let _ = std::fs::remove_dir_all(&dst_root);
     }
 
     if legs.iter().any(|l| l.contains("s3")) {
