@@ -1,4 +1,4 @@
-//! `cargo xtask bench hdfs [--runs N] [--jobs 16,64] [--only TOOLS] [--fsshell-runs N]
+//! `cargo xtask bench hdfs [--runs N] [--jobs default,16,256] [--only TOOLS] [--fsshell-runs N]
 //! [--ferry-option KEY=VALUE]`:
 //! `ferry cp` local→HDFS and HDFS→local on the ~1 GiB savepoint-shaped tree, against Hadoop's
 //! FsShell `-put`/`-get` (the cluster's own 2.7.3 jars), rclone's hdfs backend (PyPI
@@ -9,8 +9,8 @@
 //! Tools alternate within each run; each leg is timed with `/usr/bin/time` (wall time, peak
 //! RSS). FsShell moves about 2 MB/s up (one file at a time, each waiting ~0.4 s for the
 //! NameNode to complete it), so it runs `--fsshell-runs` times (1 by default). `--jobs` runs
-//! ferry once per listed `-j` value (and once more with `-o KEY=VALUE` when `--ferry-option` is
-//! given). Medians, MB/s, the ratio of ferry's speed to the best
+//! ferry once per listed `-j` value, `default` meaning no `-j` (the default: what a user gets),
+//! and once more with `-o KEY=VALUE` when `--ferry-option` is given. Medians, MB/s, the ratio of ferry's speed to the best
 //! peer's per leg and ferry's peak RSS are printed and written to `target/bench/hdfs.json`.
 
 use std::collections::BTreeMap;
@@ -73,12 +73,16 @@ fn flag<'a>(args: &[&'a str], name: &str) -> Option<&'a str> {
 pub fn run(args: &[&str]) -> Result<()> {
     let runs: usize = flag(args, "--runs").map_or(Ok(3), str::parse)?;
     let fsshell_runs: usize = flag(args, "--fsshell-runs").map_or(Ok(1), str::parse)?;
-    let jobs: Vec<usize> = flag(args, "--jobs")
-        .unwrap_or("16")
+    // `default`: no `-j`, so ferry picks (128 files in flight into HDFS, 16 out of it).
+    let jobs: Vec<Option<usize>> = flag(args, "--jobs")
+        .unwrap_or("default")
         .split(',')
-        .map(str::parse)
+        .map(|j| match j {
+            "default" => Ok(None),
+            n => n.parse().map(Some),
+        })
         .collect::<Result<_, _>>()
-        .context("--jobs takes numbers, e.g. 16,64")?;
+        .context("--jobs takes numbers or `default`, e.g. default,16,256")?;
     let only: Option<Vec<&str>> = flag(args, "--only").map(|v| v.split(',').collect());
     // `--ferry-option KEY=VALUE`: also run each ferry variant with `-o KEY=VALUE` (A/B in one run).
     let variants: Vec<Option<String>> = std::iter::once(None)
@@ -121,9 +125,10 @@ pub fn run(args: &[&str]) -> Result<()> {
         .flat_map(|j| variants.iter().map(move |v| (*j, v.clone())))
     {
         let url = url.clone();
+        let jobs_flag = j.map(|j| format!(" -j{j}")).unwrap_or_default();
         let name = match &variant {
-            Some(option) => format!("ferry -j{j} -o {option}"),
-            None => format!("ferry -j{j}"),
+            Some(option) => format!("ferry{jobs_flag} -o {option}"),
+            None => format!("ferry{jobs_flag}"),
         };
         tools.push(Tool {
             name,
@@ -138,10 +143,13 @@ pub fn run(args: &[&str]) -> Result<()> {
                 } else {
                     (format!("{url}{src}"), dst.to_string())
                 };
-                let mut args: Vec<String> = ["cp", "-q", "--no-resume", "-j", &j.to_string()]
+                let mut args: Vec<String> = ["cp", "-q", "--no-resume"]
                     .iter()
                     .map(|s| s.to_string())
                     .collect();
+                if let Some(j) = j {
+                    args.extend(["-j".to_string(), j.to_string()]);
+                }
                 if let Some(option) = &variant {
                     args.extend(["-o".to_string(), option.clone()]);
                 }

@@ -352,7 +352,7 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 /// How data moves: parallelism, parts, memory, bandwidth, retries, verification, resume.
 #[derive(Debug, Args, Clone)]
 pub struct TransferArgs {
-    /// Files copied at once [default: 16, or what the destination store asks for: 128 for
+    /// Files copied at once [default: 16, or what a store on either side asks for: 128 with
     /// HDFS; server-side copies, which buffer nothing: at least 64].
     #[arg(short = 'j', long, value_name = "N")]
     pub concurrency: Option<usize>,

@@ -111,12 +111,13 @@ pub struct Capabilities {
     pub max_part_size: u64,
     /// Most parts one multipart upload may have.
     pub max_parts: u32,
-    /// Files to write at once when the user leaves it to ferry (0: no preference, the
-    /// engine's default). Stores where finishing a file takes long but little work — HDFS,
-    /// whose client polls the NameNode for up to seconds until a new file's last block is
-    /// reported — want many more in flight than the default; memory stays bounded by the
-    /// byte budget whatever this says.
-    pub write_concurrency: usize,
+    /// Files in flight this store wants, as source or destination, when the user leaves it to
+    /// ferry (0: no preference, the engine's default). Stores where each file costs a slow but
+    /// cheap round trip — HDFS: a NameNode lookup per read, and on writes a `complete` the
+    /// client polls for up to seconds until the new file's last block is reported — want many
+    /// more in flight than the default; memory stays bounded by the byte budget whatever this
+    /// says.
+    pub preferred_concurrency: usize,
 }
 
 impl Default for Capabilities {
@@ -134,7 +135,7 @@ impl Default for Capabilities {
             min_part_size: 1,
             max_part_size: u64::MAX,
             max_parts: u32::MAX,
-            write_concurrency: 0,
+            preferred_concurrency: 0,
         }
     }
 }

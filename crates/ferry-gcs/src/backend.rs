@@ -100,7 +100,7 @@ impl GcsStorage {
                 min_part_size: MIN_PART_SIZE,
                 max_part_size: MAX_PART_SIZE,
                 max_parts: MAX_PARTS,
-                write_concurrency: 0,
+                preferred_concurrency: 0,
             },
         })
     }

@@ -52,7 +52,7 @@ impl Default for LocalStorage {
                 min_part_size: 1,
                 max_part_size: u64::MAX,
                 max_parts: u32::MAX,
-                write_concurrency: 0,
+                preferred_concurrency: 0,
             },
         }
     }

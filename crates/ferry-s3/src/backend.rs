@@ -104,7 +104,7 @@ impl S3Storage {
                 min_part_size: MIN_PART_SIZE,
                 max_part_size: MAX_PART_SIZE,
                 max_parts: MAX_PARTS,
-                write_concurrency: 0,
+                preferred_concurrency: 0,
             },
         })
     }

@@ -83,8 +83,8 @@ pub enum VerifyMode {
 /// Options of a copy. `Default` gives ferry's defaults.
 #[derive(Debug, Clone)]
 pub struct CopyOptions {
-    /// Files in flight; 0 lets ferry choose: [`DEFAULT_CONCURRENCY`], or more where the
-    /// destination asks for it ([`crate::Capabilities::write_concurrency`]).
+    /// Files in flight; 0 lets ferry choose: [`DEFAULT_CONCURRENCY`], or more where the source
+    /// or the destination asks for it ([`crate::Capabilities::preferred_concurrency`]).
     pub concurrency: usize,
     /// Part size for ranged reads and multipart writes; files up to this size go in one piece.
     pub part_size: u64,
@@ -254,8 +254,8 @@ impl Context {
         job_key: &str,
     ) -> Result<Context> {
         if opts.concurrency == 0 {
-            opts.concurrency =
-                DEFAULT_CONCURRENCY.max(dst.storage.capabilities().write_concurrency);
+            let preferred = |e: &Endpoint| e.storage.capabilities().preferred_concurrency;
+            opts.concurrency = DEFAULT_CONCURRENCY.max(preferred(&src).max(preferred(&dst)));
         }
         opts.part_size = opts.part_size.max(64 * 1024);
         opts.memory_budget = opts.memory_budget.max(opts.part_size);

@@ -556,10 +556,10 @@ async fn memory_stays_within_budget_for_many_large_files() {
 }
 
 #[tokio::test]
-async fn unset_concurrency_takes_the_destination_s_preference() {
+async fn unset_concurrency_takes_the_stores_preference() {
     let src = MemoryStorage::new("a");
     let eager = MemoryStorage::new("b").with_capabilities(Capabilities {
-        write_concurrency: 100,
+        preferred_concurrency: 100,
         ..Capabilities::default()
     });
     let in_flight = |dst: &MemoryStorage, concurrency: usize| {
@@ -576,6 +576,11 @@ async fn unset_concurrency_takes_the_destination_s_preference() {
     assert_eq!(in_flight(&eager, 0), 100);
     assert_eq!(in_flight(&eager, 3), 3, "the user's -j wins");
     assert_eq!(in_flight(&MemoryStorage::new("c"), 0), DEFAULT_CONCURRENCY);
+    // The source's preference counts too (reading many small files out of HDFS).
+    let opts = CopyOptions::default();
+    let (from, to) = (endpoint(&eager, "mem://s/"), endpoint(&src, "mem://d/"));
+    let context = Context::new(from, to, opts, Arc::new(NoopObserver), "job").unwrap();
+    assert_eq!(context.files_in_flight(), 100);
 }
 
 #[tokio::test]
