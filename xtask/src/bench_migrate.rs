@@ -28,7 +28,7 @@ use ferry_metadata::{
 };
 
 use crate::bench::timed;
-use crate::bench_s3::{cleanup, env_of, install_peers};
+use crate::bench_s3::{cleanup, env_of, install_peers, RCLONE_FLAGS};
 use crate::servers::{self, Paths};
 use crate::{treegen, util};
 
@@ -264,23 +264,8 @@ pub fn run(args: &[&str]) -> Result<()> {
                     },
                 ));
             }
-            {
-                let (c, snapshot) = (s3_ctx.clone(), source.join(format!("cp/{JOB}/chk-42")));
-                ways.push(s3_way(
-                    &s3_ctx,
-                    "ferry migrate",
-                    "ferry",
-                    true,
-                    move |run| {
-                        let mut m = c.ferry_cmd();
-                        m.args(["migrate", "-q", "--dst-option"])
-                            .arg(format!("endpoint={}", c.endpoint))
-                            .arg(&snapshot)
-                            .arg(format!("{}/{JOB}/chk-42", c.prefix("ferry", run)));
-                        vec![m]
-                    },
-                ));
-            }
+            let snapshot = source.join(format!("cp/{JOB}/chk-42"));
+            ways.push(s3_ctx.migrate_way(snapshot.display().to_string(), "ferry"));
             results.push(run_leg("local→S3", &ways, runs, &verify_cmd)?);
         }
 
@@ -337,23 +322,7 @@ pub fn run(args: &[&str]) -> Result<()> {
                     },
                 ));
             }
-            {
-                let (c, snapshot) = (s3_ctx.clone(), format!("{hdfs_root}/{JOB}/chk-42"));
-                ways.push(s3_way(
-                    &s3_ctx,
-                    "ferry migrate",
-                    "ferry-h",
-                    true,
-                    move |run| {
-                        let mut m = c.ferry_cmd();
-                        m.args(["migrate", "-q", "--dst-option"])
-                            .arg(format!("endpoint={}", c.endpoint))
-                            .arg(&snapshot)
-                            .arg(format!("{}/{JOB}/chk-42", c.prefix("ferry-h", run)));
-                        vec![m]
-                    },
-                ));
-            }
+            ways.push(s3_ctx.migrate_way(format!("{hdfs_root}/{JOB}/chk-42"), "ferry-h"));
             results.push(run_leg("HDFS→S3", &ways, runs, &verify_cmd)?);
             drop(hdfs);
         }
@@ -362,18 +331,6 @@ pub fn run(args: &[&str]) -> Result<()> {
     let _ = std::fs::remove_dir_all(&scratch);
     report(&results, total, runs)
 }
-
-/// rclone's flags for the copy legs (as in `bench s3`).
-const RCLONE_FLAGS: [&str; 8] = [
-    "copy",
-    "--transfers",
-    "16",
-    "--checkers",
-    "16",
-    "--s3-no-check-bucket",
-    "--s3-upload-concurrency",
-    "8",
-];
 
 /// What the S3 legs' command lines share.
 #[derive(Clone)]
@@ -397,6 +354,19 @@ impl S3Ctx {
     /// Where `tag`'s run `run` writes: `s3://bucket/<tag>-<run>` (the job directory goes below).
     fn prefix(&self, tag: &str, run: usize) -> String {
         format!("s3://{}/{tag}-{run}", self.bucket)
+    }
+
+    /// `ferry migrate` of `snapshot` into `s3://bucket/<tag>-<run>/`.
+    fn migrate_way(&self, snapshot: String, tag: &'static str) -> Way {
+        let c = self.clone();
+        s3_way(self, "ferry migrate", tag, true, move |run| {
+            let mut m = c.ferry_cmd();
+            m.args(["migrate", "-q", "--dst-option"])
+                .arg(format!("endpoint={}", c.endpoint))
+                .arg(&snapshot)
+                .arg(format!("{}/{JOB}/chk-42", c.prefix(tag, run)));
+            vec![m]
+        })
     }
 
     /// `ferry rewrite --in-place` of the copied `_metadata` on S3: `old_root` → `new_root`.

@@ -120,20 +120,11 @@ pub fn run(args: &[&str]) -> Result<()> {
                 Some(rest) => format!("bench:{rest}"),
                 None => p.to_string(),
             };
-            [
-                "copy",
-                "--transfers",
-                "16",
-                "--checkers",
-                "16",
-                "--s3-no-check-bucket",
-                "--s3-upload-concurrency",
-                "8",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([remote(src), remote(dst)])
-            .collect()
+            RCLONE_FLAGS
+                .iter()
+                .map(|s| s.to_string())
+                .chain([remote(src), remote(dst)])
+                .collect()
         },
     });
     tools.push(Tool {
@@ -244,6 +235,18 @@ pub fn run(args: &[&str]) -> Result<()> {
 fn flag<'a>(args: &[&'a str], name: &str) -> Option<&'a str> {
     args.windows(2).find(|w| w[0] == name).map(|w| w[1])
 }
+
+/// rclone's arguments for a copy to, from or within S3.
+pub(crate) const RCLONE_FLAGS: [&str; 8] = [
+    "copy",
+    "--transfers",
+    "16",
+    "--checkers",
+    "16",
+    "--s3-no-check-bucket",
+    "--s3-upload-concurrency",
+    "8",
+];
 
 /// The peer tools' programs.
 pub(crate) struct Peers {

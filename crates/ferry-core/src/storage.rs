@@ -140,6 +140,35 @@ impl Default for Capabilities {
     }
 }
 
+/// Copies a ranged read of `location` at `offset` into `buffer`; returns the bytes read. More
+/// bytes than the buffer holds is an error: the store answered a range it was not asked for.
+pub async fn fill_from(
+    mut stream: ByteStream,
+    buffer: &mut [u8],
+    location: &Location,
+    offset: u64,
+) -> Result<usize> {
+    use futures::TryStreamExt;
+    let mut filled = 0;
+    while let Some(chunk) = stream.try_next().await? {
+        let room = buffer.len() - filled;
+        if chunk.len() > room {
+            return Err(Error::new(
+                crate::error::ErrorKind::Unexpected,
+                format!(
+                    "the server sent more than the {} bytes asked for at offset {offset}",
+                    buffer.len()
+                ),
+            )
+            .with_operation("read")
+            .with_context("path", location));
+        }
+        buffer[filled..filled + chunk.len()].copy_from_slice(&chunk);
+        filled += chunk.len();
+    }
+    Ok(filled)
+}
+
 /// Options for writes.
 #[derive(Debug, Clone, Default)]
 pub struct WriteOptions {
@@ -240,15 +269,12 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         offset: u64,
         mut buffer: Vec<u8>,
     ) -> Result<(Vec<u8>, usize)> {
-        use futures::TryStreamExt;
-        let end = offset + buffer.len() as u64;
-        let mut stream = self.read(location, Some(offset..end)).await?;
-        let mut filled = 0;
-        while let Some(chunk) = stream.try_next().await? {
-            let n = chunk.len().min(buffer.len() - filled);
-            buffer[filled..filled + n].copy_from_slice(&chunk[..n]);
-            filled += n;
+        if buffer.is_empty() {
+            return Ok((buffer, 0));
         }
+        let end = offset + buffer.len() as u64;
+        let stream = self.read(location, Some(offset..end)).await?;
+        let filled = fill_from(stream, &mut buffer, location, offset).await?;
         Ok((buffer, filled))
     }
 

@@ -270,37 +270,6 @@ impl Storage for GcsStorage {
         Ok(stream.boxed())
     }
 
-    async fn read_into(
-        &self,
-        location: &Location,
-        offset: u64,
-        mut buffer: Vec<u8>,
-    ) -> Result<(Vec<u8>, usize)> {
-        if buffer.is_empty() {
-            return Ok((buffer, 0));
-        }
-        let end = offset + buffer.len() as u64;
-        let mut stream = self.core.gcs_read(location, Some(offset..end)).await?;
-        let mut filled = 0;
-        while let Some(chunk) = stream.try_next().await? {
-            let room = buffer.len() - filled;
-            if chunk.len() > room {
-                return Err(Error::new(
-                    ErrorKind::Unexpected,
-                    format!(
-                        "the server sent more than the {} bytes asked for at offset {offset}",
-                        buffer.len()
-                    ),
-                )
-                .with_operation("read")
-                .with_context("path", location));
-            }
-            buffer[filled..filled + chunk.len()].copy_from_slice(&chunk);
-            filled += chunk.len();
-        }
-        Ok((buffer, filled))
-    }
-
     async fn write(
         &self,
         location: &Location,
