@@ -38,6 +38,41 @@ use crate::error::{from_opendal, from_response, from_transport, Site};
 /// The OAuth2 scope ferry asks for: read and write objects.
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
 
+/// How many times one request that failed for a temporary reason (a dropped or refused
+/// connection, 429, a 5xx) is sent again before its error goes up, and the first pause (it
+/// quadruples: 0.1 s, 0.4 s, 1.6 s). Every GCS request ferry sends is safe to repeat (reads,
+/// whole-object writes, deletes, composes and rewrites name their result). The error keeps its
+/// retry status, so the engine may still retry the whole part later, as Google's client
+/// libraries advise for uploads.
+const REQUEST_RETRIES: u32 = 3;
+const FIRST_PAUSE: Duration = Duration::from_millis(100);
+
+/// Runs one request until it succeeds, fails for good, or [`REQUEST_RETRIES`] run out.
+pub(crate) async fn resend<T, F, Fut>(what: &str, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut pause = FIRST_PAUSE;
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(err) if err.is_temporary() && tries < REQUEST_RETRIES => {
+                tracing::debug!(%err, attempt = tries + 1, "sending GCS {what} again");
+                tries += 1;
+                tokio::time::sleep(pause).await;
+                pause *= 4;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether a response's status asks for the request to be sent again later.
+fn status_is_temporary(status: u16) -> bool {
+    status == 408 || status == 429 || status >= 500
+}
+
 /// What GCS reports about an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ObjectInfo {
@@ -223,9 +258,41 @@ impl GcsCore {
         Ok(op)
     }
 
-    /// Sends one of ferry's own JSON API requests (signed unless anonymous); returns the
-    /// status and body.
+    /// Sends one of ferry's own JSON API requests (signed unless anonymous), again after a
+    /// dropped connection, 408, 429 or 5xx while retries last; returns the status and body.
     async fn send_json(
+        &self,
+        method: http::Method,
+        url: String,
+        body: Option<serde_json::Value>,
+        site: Site<'_>,
+    ) -> Result<(u16, Bytes)> {
+        let mut tries = 0;
+        let mut pause = FIRST_PAUSE;
+        loop {
+            let sent = self
+                .send_json_once(method.clone(), url.clone(), body.clone(), site)
+                .await;
+            let again = match &sent {
+                Ok((status, _)) => status_is_temporary(*status),
+                Err(err) => err.is_temporary(),
+            };
+            if !again || tries == REQUEST_RETRIES {
+                return sent;
+            }
+            tracing::debug!(
+                op = site.op,
+                attempt = tries + 1,
+                "sending GCS request again"
+            );
+            tries += 1;
+            tokio::time::sleep(pause).await;
+            pause *= 4;
+        }
+    }
+
+    /// One attempt of [`GcsCore::send_json`].
+    async fn send_json_once(
         &self,
         method: http::Method,
         url: String,
@@ -402,10 +469,12 @@ impl GcsCore {
         let site = self.site("put", bucket, reported);
         let op = self.operator(bucket)?;
         let len = data.len() as u64;
-        let meta = op
-            .write(name, data)
-            .await
-            .map_err(|e| from_opendal(e, site))?;
+        let meta = resend("write", || async {
+            op.write(name, data.clone())
+                .await
+                .map_err(|e| from_opendal(e, site))
+        })
+        .await?;
         let stored = meta.content_length();
         // Some servers answer without the resource: trust the length we sent then, the engine
         // still checks size and crc32c against a separate read of the metadata.
@@ -421,18 +490,24 @@ impl GcsCore {
     ) -> Result<futures::stream::BoxStream<'static, Result<Bytes>>> {
         let (bucket, name) = bucket_name(location)?;
         let op = self.operator(bucket)?;
-        let reader = op
-            .reader(name)
-            .await
-            .map_err(|e| from_opendal(e, self.site("read", bucket, location)))?;
-        let opened = match range {
-            Some(r) => reader.into_stream(r).await,
-            None => reader.into_stream(..).await,
-        };
-        let stream = match opened {
-            Ok(stream) => stream,
-            Err(e) if past_end(&e) => return Ok(futures::stream::empty().boxed()),
-            Err(e) => return Err(from_opendal(e, self.site("read", bucket, location))),
+        let site = self.site("read", bucket, location);
+        // Opening sends the first request; a stream that breaks later fails its part, which
+        // the engine retries.
+        let opened = resend("read", || async {
+            let reader = op.reader(name).await.map_err(|e| from_opendal(e, site))?;
+            let opened = match &range {
+                Some(r) => reader.into_stream(r.clone()).await,
+                None => reader.into_stream(..).await,
+            };
+            match opened {
+                Ok(stream) => Ok(Some(stream)),
+                Err(e) if past_end(&e) => Ok(None),
+                Err(e) => Err(from_opendal(e, site)),
+            }
+        })
+        .await?;
+        let Some(stream) = opened else {
+            return Ok(futures::stream::empty().boxed());
         };
         let (bucket, location) = (bucket.to_string(), location.clone());
         let endpoint = self.endpoint_label.clone();
@@ -471,11 +546,14 @@ impl GcsCore {
         reported: &Location,
     ) -> Result<()> {
         let op = self.operator(bucket)?;
-        match op.delete(name).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(from_opendal(e, self.site("delete", bucket, reported))),
-        }
+        resend("delete", || async {
+            match op.delete(name).await {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(from_opendal(e, self.site("delete", bucket, reported))),
+            }
+        })
+        .await
     }
 
     /// Every object whose name starts with `prefix` (`""` for the whole bucket), recursively,
@@ -503,17 +581,19 @@ impl GcsCore {
                 prefix
             };
             let (endpoint, bucket, location) = site_of(&core);
-            let lister = op.lister_with(&path).recursive(true).await.map_err(|e| {
-                from_opendal(
-                    e,
-                    Site {
-                        op: "list",
-                        bucket: &bucket,
-                        path: &location,
-                        endpoint: &endpoint,
-                    },
-                )
-            })?;
+            let site = Site {
+                op: "list",
+                bucket: &bucket,
+                path: &location,
+                endpoint: &endpoint,
+            };
+            let lister = resend("list", || async {
+                op.lister_with(&path)
+                    .recursive(true)
+                    .await
+                    .map_err(|e| from_opendal(e, site))
+            })
+            .await?;
             Ok::<_, Error>(lister.filter_map(move |entry| {
                 let result = match entry {
                     Ok(entry) if entry.path().ends_with('/') => None,
@@ -552,10 +632,13 @@ impl GcsCore {
         reported: &Location,
     ) -> Result<()> {
         let op = self.operator(bucket)?;
-        op.compose(sources.iter().map(String::as_str), to)
-            .await
-            .map(|_| ())
-            .map_err(|e| from_opendal(e, self.site("compose", bucket, reported)))
+        resend("compose", || async {
+            op.compose(sources.iter().map(String::as_str), to)
+                .await
+                .map(|_| ())
+                .map_err(|e| from_opendal(e, self.site("compose", bucket, reported)))
+        })
+        .await
     }
 
     /// Reads a small object whole (upload markers).
@@ -566,11 +649,14 @@ impl GcsCore {
         reported: &Location,
     ) -> Result<Option<Bytes>> {
         let op = self.operator(bucket)?;
-        match op.read(name).await {
-            Ok(buffer) => Ok(Some(buffer.to_bytes())),
-            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(from_opendal(e, self.site("read", bucket, reported))),
-        }
+        resend("read", || async {
+            match op.read(name).await {
+                Ok(buffer) => Ok(Some(buffer.to_bytes())),
+                Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(from_opendal(e, self.site("read", bucket, reported))),
+            }
+        })
+        .await
     }
 }
 

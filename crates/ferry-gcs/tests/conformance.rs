@@ -2,7 +2,8 @@
 //! `cargo xtask test`), plus GCS specifics: composite uploads (a compose tree, unaligned
 //! reads across part boundaries, the whole-object crc32c), no temporary parts left behind
 //! after complete, abort or a dropped writer, resume, server-side rewrites across buckets
-//! pinned to the listed generation, a missing bucket, unusable credentials.
+//! pinned to the listed generation, a missing bucket, unusable credentials, connections the
+//! server drops (sent again).
 
 use std::sync::Arc;
 
@@ -94,6 +95,80 @@ async fn one_store_serves_every_bucket_and_prefixes_stat_as_directories() {
     assert_eq!(entry.checksum, Some(Checksum::Crc32c(crc32c(&data(10, 1)))));
     assert!(entry.modified.is_some());
     cleanup(&store, &root).await;
+}
+
+/// A TCP relay in front of the emulator that closes the first `drop_first` connections after
+/// reading their request, without answering (a server dropping a pooled connection as the
+/// request arrives); later connections go through. Returns its endpoint and the count of
+/// connections it accepted.
+async fn dropping_relay(
+    target: &str,
+    drop_first: usize,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncReadExt;
+    let target = target
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let target = target.clone();
+            tokio::spawn(async move {
+                if n < drop_first {
+                    let mut head = [0u8; 512];
+                    let _ = client.read(&mut head).await;
+                    return; // dropped: closed without an answer
+                }
+                if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (endpoint, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_on_dropped_connections_are_sent_again() {
+    use std::sync::atomic::Ordering;
+    let Some(env) = env() else { return };
+    let (writer, root) = env.open("dropped");
+    let at = root.join("x y.bin");
+    let content = data(70_000, 9);
+    writer
+        .put(&at, content.clone(), &WriteOptions::default())
+        .await
+        .unwrap();
+
+    // Two dropped connections: within the retries of one request, so stat and read succeed.
+    let (endpoint, accepted) = dropping_relay(&env.endpoint, 2).await;
+    let store = GcsStorage::open(&BackendOptions::new().with("endpoint", &endpoint)).unwrap();
+    let entry = store.stat(&at).await.unwrap();
+    assert_eq!(entry.size, content.len() as u64);
+    assert!(
+        accepted.load(Ordering::SeqCst) >= 3,
+        "the relay saw no retry"
+    );
+    assert_eq!(read_to_bytes(&store, &at, None).await.unwrap(), content);
+
+    // A server that drops everything: a temporary error naming the object, not a hang.
+    let (endpoint, accepted) = dropping_relay(&env.endpoint, usize::MAX).await;
+    let store = GcsStorage::open(&BackendOptions::new().with("endpoint", &endpoint)).unwrap();
+    let err = store.stat(&at).await.unwrap_err();
+    assert!(err.is_temporary(), "{err}");
+    assert!(err.to_string().contains("x y.bin"), "{err}");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        4,
+        "one request and three retries"
+    );
+    cleanup(&writer, &root).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
