@@ -52,6 +52,7 @@ checks!(
     abort_leaves_nothing,
     list_is_recursive_and_exact,
     list_missing_prefix_is_empty,
+    list_dir_is_one_level,
     list_paginates_many_entries,
     delete_is_idempotent,
     odd_names,
@@ -275,6 +276,56 @@ pub async fn list_is_recursive_and_exact(s: &dyn Storage, root: &Location) -> Ch
     })?;
     let entry = s.stat(&root.join("in/b/c")).await.map_err(err("stat"))?;
     ensure(entry.size == 3, || format!("size {}", entry.size))
+}
+
+/// `list_dir` gives each direct child once: files with their sizes, sub-directories as
+/// directories (not their contents); a prefix must end on a segment; a missing directory lists
+/// nothing.
+pub async fn list_dir_is_one_level(s: &dyn Storage, root: &Location) -> CheckResult {
+    for rel in ["f", "sub/a", "sub/b", "sub/deep/c", "subway", "other/x y"] {
+        put(s, &root.join(&format!("d/{rel}")), rel.as_bytes()).await?;
+    }
+    let children = |dir: Location| async move {
+        let entries: Vec<_> = s
+            .list_dir(&dir)
+            .try_collect()
+            .await
+            .map_err(err(&format!("list_dir {dir}")))?;
+        let mut got: Vec<(String, bool, u64)> = entries
+            .iter()
+            .map(|e| {
+                e.location
+                    .strip_prefix(&dir)
+                    .map(|rel| (rel.to_string(), e.is_dir(), e.size))
+                    .ok_or_else(|| format!("listed {} outside {dir}", e.location))
+            })
+            .collect::<Result<_, _>>()?;
+        got.sort();
+        Ok::<_, String>(got)
+    };
+    let top = children(root.join("d")).await?;
+    let want = [
+        ("f", false, 1),
+        ("other", true, 0),
+        ("sub", true, 0),
+        ("subway", false, 6),
+    ];
+    ensure(
+        top.iter()
+            .map(|(n, d, l)| (n.as_str(), *d, *l))
+            .eq(want.iter().copied()),
+        || format!("listed {top:?}"),
+    )?;
+    let sub = children(root.join("d/sub")).await?;
+    let want = [("a", false, 5), ("b", false, 5), ("deep", true, 0)];
+    ensure(
+        sub.iter()
+            .map(|(n, d, l)| (n.as_str(), *d, *l))
+            .eq(want.iter().copied()),
+        || format!("listed {sub:?}"),
+    )?;
+    let missing = children(root.join("d/nothing")).await?;
+    ensure(missing.is_empty(), || format!("listed {missing:?}"))
 }
 
 /// A missing prefix lists nothing (no error).

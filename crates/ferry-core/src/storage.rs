@@ -256,6 +256,16 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Every file below `prefix`, recursively, streamed page by page.
     fn list(&self, prefix: &Location) -> ListStream;
 
+    /// The direct children of `dir`, one level down: its files (as [`Storage::list`] reports
+    /// them) and its sub-directories (kind `Directory`, size 0), each once, in no particular
+    /// order; nothing when `dir` does not exist. Backends answer from one directory read or a
+    /// delimiter listing, so a sub-directory's contents are never enumerated: `ferry ls` steps
+    /// over a `shared/` of a million files this way. The default derives the children from the
+    /// recursive [`Storage::list`] ([`children_of`]): right, but as costly as that listing.
+    fn list_dir(&self, dir: &Location) -> ListStream {
+        children_of(self.list(dir), dir.clone())
+    }
+
     /// The bytes of `location`, or of `range` of it.
     async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream>;
 
@@ -354,6 +364,33 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         let _ = (location, modified);
         Err(Error::unsupported("set_modified"))
     }
+}
+
+/// The direct children of `dir` in a recursive `listing` of it: files one level down as they
+/// are, deeper paths folded into one `Directory` entry for their first segment. Memory holds
+/// the names of the sub-directories seen.
+pub fn children_of(listing: ListStream, dir: Location) -> ListStream {
+    use futures::{StreamExt, TryStreamExt};
+    let mut seen = std::collections::HashSet::new();
+    listing
+        .try_filter_map(move |entry| {
+            let child = match entry.location.strip_prefix(&dir) {
+                Some(rel) if !rel.is_empty() => match rel.split_once('/') {
+                    None => Some(entry),
+                    Some((first, _)) if seen.insert(first.to_string()) => Some(Entry {
+                        location: dir.join(first),
+                        kind: EntryKind::Directory,
+                        size: 0,
+                        modified: None,
+                        checksum: None,
+                    }),
+                    Some(_) => None,
+                },
+                _ => None,
+            };
+            futures::future::ready(Ok(child))
+        })
+        .boxed()
 }
 
 /// Reads `range` (or all) of `location` into one buffer. The range is clamped to the object's

@@ -248,6 +248,32 @@ impl Storage for GcsStorage {
             .boxed()
     }
 
+    fn list_dir(&self, dir: &Location) -> ListStream {
+        let root = dir.clone();
+        let temp_prefix = self.settings.temp_prefix.clone();
+        self.core
+            .gcs_list_dir(dir, list_prefix(dir))
+            .try_filter_map(move |object| {
+                let name = object.name.trim_end_matches('/');
+                let entry = (!object.name.starts_with(&temp_prefix)
+                    && !name.is_empty()
+                    && representable(name))
+                .then(|| Entry {
+                    location: root.with_path(name),
+                    kind: if object.is_dir {
+                        EntryKind::Directory
+                    } else {
+                        EntryKind::File
+                    },
+                    size: if object.is_dir { 0 } else { object.size },
+                    modified: object.modified,
+                    checksum: None,
+                });
+                futures::future::ready(Ok(entry))
+            })
+            .boxed()
+    }
+
     async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream> {
         if let Some(r) = &range {
             if r.start >= r.end {

@@ -87,6 +87,8 @@ pub(crate) struct ObjectInfo {
 /// One object of a listing.
 #[derive(Debug, Clone)]
 pub(crate) struct Listed {
+    /// A sub-directory of a one-level listing (its name ends in `/`).
+    pub is_dir: bool,
     pub name: String,
     pub size: u64,
     pub modified: Option<SystemTime>,
@@ -563,6 +565,25 @@ impl GcsCore {
         location: &Location,
         prefix: String,
     ) -> futures::stream::BoxStream<'static, Result<Listed>> {
+        self.lister(location, prefix, true)
+    }
+
+    /// The objects directly below `prefix` (which ends in `/`) and its sub-directories
+    /// (`is_dir`, names ending in `/`): one delimiter listing, page by page.
+    pub fn gcs_list_dir(
+        self: &Arc<Self>,
+        location: &Location,
+        prefix: String,
+    ) -> futures::stream::BoxStream<'static, Result<Listed>> {
+        self.lister(location, prefix, false)
+    }
+
+    fn lister(
+        self: &Arc<Self>,
+        location: &Location,
+        prefix: String,
+        recursive: bool,
+    ) -> futures::stream::BoxStream<'static, Result<Listed>> {
         let core = self.clone();
         let location = location.clone();
         let opened = async move {
@@ -587,19 +608,23 @@ impl GcsCore {
                 path: &location,
                 endpoint: &endpoint,
             };
+            let listed_dir = path.clone();
             let lister = resend("list", || async {
                 op.lister_with(&path)
-                    .recursive(true)
+                    .recursive(recursive)
                     .await
                     .map_err(|e| from_opendal(e, site))
             })
             .await?;
             Ok::<_, Error>(lister.filter_map(move |entry| {
                 let result = match entry {
-                    Ok(entry) if entry.path().ends_with('/') => None,
+                    // The listed directory itself; folder placeholders in a full listing.
+                    Ok(entry) if entry.path() == listed_dir => None,
+                    Ok(entry) if recursive && entry.path().ends_with('/') => None,
                     Ok(entry) => {
                         let meta = entry.metadata();
                         Some(Ok(Listed {
+                            is_dir: entry.path().ends_with('/'),
                             name: entry.path().trim_start_matches('/').to_string(),
                             size: meta.content_length(),
                             modified: meta.last_modified().map(SystemTime::from),

@@ -173,6 +173,49 @@ fn millis(time: SystemTime) -> u64 {
 }
 
 impl HdfsStorage {
+    /// `list` (every file below, `recursive`) or `list_dir` (the direct children, directories
+    /// included) of `prefix`, from the NameNode's paged `getListing`.
+    fn listing(&self, prefix: &Location, recursive: bool) -> ListStream {
+        let path = path_of(prefix).to_string();
+        let client = self.client.clone();
+        let (scheme, authority) = (self.scheme.clone(), self.authority.clone());
+        let to_entry = move |status: FileStatus| Entry {
+            location: Location::from_parts(&scheme, Some(&authority), &status.path),
+            kind: if status.isdir {
+                EntryKind::Directory
+            } else {
+                EntryKind::File
+            },
+            size: if status.isdir {
+                0
+            } else {
+                status.length as u64
+            },
+            modified: Some(UNIX_EPOCH + Duration::from_millis(status.modification_time)),
+            checksum: None,
+        };
+        let listing = async move {
+            // Below a file or a missing path there is nothing to list.
+            match client.get_file_info(&path).await {
+                Ok(status) if status.isdir => {}
+                Ok(_) | Err(HdfsError::FileNotFound(_)) => {
+                    return Ok(futures::stream::empty().boxed())
+                }
+                Err(e) => return Err(map(e, "list", &path)),
+            }
+            let error_path = path.clone();
+            let stream = client
+                .list_status_iter(&path, recursive)
+                .into_stream()
+                .try_filter(move |status| futures::future::ready(!(recursive && status.isdir)))
+                .map_ok(to_entry)
+                .map_err(move |e| map(e, "list", &error_path))
+                .boxed();
+            Ok::<ListStream, Error>(stream)
+        };
+        futures::stream::once(listing).try_flatten().boxed()
+    }
+
     /// Opens the store serving `location` (`hdfs://authority` or `viewfs://cluster`).
     pub(crate) fn open(
         location: &Location,
@@ -473,36 +516,11 @@ impl Storage for HdfsStorage {
     }
 
     fn list(&self, prefix: &Location) -> ListStream {
-        let path = path_of(prefix).to_string();
-        let client = self.client.clone();
-        let (scheme, authority) = (self.scheme.clone(), self.authority.clone());
-        let to_entry = move |status: FileStatus| Entry {
-            location: Location::from_parts(&scheme, Some(&authority), &status.path),
-            kind: EntryKind::File,
-            size: status.length as u64,
-            modified: Some(UNIX_EPOCH + Duration::from_millis(status.modification_time)),
-            checksum: None,
-        };
-        let listing = async move {
-            // Below a file or a missing path there is nothing to list.
-            match client.get_file_info(&path).await {
-                Ok(status) if status.isdir => {}
-                Ok(_) | Err(HdfsError::FileNotFound(_)) => {
-                    return Ok(futures::stream::empty().boxed())
-                }
-                Err(e) => return Err(map(e, "list", &path)),
-            }
-            let error_path = path.clone();
-            let stream = client
-                .list_status_iter(&path, true)
-                .into_stream()
-                .try_filter(|status| futures::future::ready(!status.isdir))
-                .map_ok(to_entry)
-                .map_err(move |e| map(e, "list", &error_path))
-                .boxed();
-            Ok::<ListStream, Error>(stream)
-        };
-        futures::stream::once(listing).try_flatten().boxed()
+        self.listing(prefix, true)
+    }
+
+    fn list_dir(&self, dir: &Location) -> ListStream {
+        self.listing(dir, false)
     }
 
     async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream> {

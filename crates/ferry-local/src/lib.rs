@@ -169,7 +169,18 @@ impl Storage for LocalStorage {
         // A walker thread feeds a bounded channel: memory holds one directory's names plus
         // the channel, not the whole tree.
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Entry>>(1024);
-        tokio::task::spawn_blocking(move || walk(&root, &prefix, &tx));
+        tokio::task::spawn_blocking(move || walk(&root, &prefix, Depth::All, &tx));
+        tokio_stream_from(rx)
+    }
+
+    fn list_dir(&self, dir: &Location) -> ListStream {
+        let root = match local_path(dir) {
+            Ok(root) => root,
+            Err(e) => return futures::stream::once(async { Err(e) }).boxed(),
+        };
+        let dir = dir.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Entry>>(1024);
+        tokio::task::spawn_blocking(move || walk(&root, &dir, Depth::Children, &tx));
         tokio_stream_from(rx)
     }
 
@@ -364,7 +375,21 @@ impl Storage for LocalStorage {
 
 /// Walks `root` depth-first, sending every file. Errors are sent and end the walk, except
 /// for files that vanish mid-walk.
-fn walk(root: &Path, prefix: &Location, tx: &tokio::sync::mpsc::Sender<Result<Entry>>) {
+/// How far [`walk`] goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// Every file below, recursively (`list`).
+    All,
+    /// The direct children, sub-directories reported as such (`list_dir`).
+    Children,
+}
+
+fn walk(
+    root: &Path,
+    prefix: &Location,
+    depth: Depth,
+    tx: &tokio::sync::mpsc::Sender<Result<Entry>>,
+) {
     let meta = match std::fs::metadata(root) {
         Ok(meta) if meta.is_dir() => meta,
         _ => return, // missing prefix or a plain file: nothing below it
@@ -418,7 +443,7 @@ fn walk(root: &Path, prefix: &Location, tx: &tokio::sync::mpsc::Sender<Result<En
             } else {
                 file_type.is_dir()
             };
-            if is_dir {
+            if is_dir && depth == Depth::All {
                 stack.push((path, child_rel));
                 continue;
             }

@@ -158,6 +158,17 @@ fn list_prefix(location: &Location) -> String {
     }
 }
 
+/// The entry of a prefix that has objects below it (a bucket root, a "directory").
+fn directory(location: &Location) -> Entry {
+    Entry {
+        location: location.clone(),
+        kind: EntryKind::Directory,
+        size: 0,
+        modified: None,
+        checksum: None,
+    }
+}
+
 /// Whether an S3 key maps onto a location and back unchanged (no `//`, `.`/`..` segments or a
 /// leading `/`, which ferry's normalised paths cannot express).
 fn representable(key: &str) -> bool {
@@ -183,13 +194,6 @@ impl Storage for S3Storage {
     }
 
     async fn stat(&self, location: &Location) -> Result<Entry> {
-        let directory = |location: &Location| Entry {
-            location: location.clone(),
-            kind: EntryKind::Directory,
-            size: 0,
-            modified: None,
-            checksum: None,
-        };
         let not_found = |what: &str| {
             Error::new(ErrorKind::NotFound, what.to_string())
                 .with_operation("stat")
@@ -277,6 +281,48 @@ impl Storage for S3Storage {
                     futures::stream::iter(entries),
                     next.map(Page::Next),
                 )))
+            }
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    fn list_dir(&self, dir: &Location) -> ListStream {
+        enum Page {
+            First,
+            Next(String),
+        }
+        let core = self.core.clone();
+        let root = dir.clone();
+        let key_prefix = list_prefix(dir);
+        futures::stream::try_unfold(Some(Page::First), move |state| {
+            let (core, root, key_prefix) = (core.clone(), root.clone(), key_prefix.clone());
+            async move {
+                let token = match state {
+                    None => return Ok(None),
+                    Some(Page::First) => None,
+                    Some(Page::Next(token)) => Some(token),
+                };
+                let (objects, prefixes, next) =
+                    core.s3_list_dir_page(&root, &key_prefix, token).await?;
+                let files = objects
+                    .into_iter()
+                    .filter(|o| !o.key.ends_with('/') && representable(&o.key))
+                    .map(|o| Entry {
+                        location: root.with_path(&o.key),
+                        kind: EntryKind::File,
+                        size: o.size,
+                        modified: o.modified,
+                        checksum: None,
+                    });
+                // `a//b` lists a common prefix `a/` + `/`: not a directory ferry can name.
+                let dirs = prefixes
+                    .into_iter()
+                    .filter_map(|p| p.strip_suffix('/').map(str::to_string))
+                    .filter(|p| p.len() > key_prefix.len() && representable(p))
+                    .map(|p| directory(&root.with_path(&p)));
+                let entries: Vec<Result<Entry>> = files.chain(dirs).map(Ok).collect();
+                Ok(Some((futures::stream::iter(entries), next.map(Page::Next))))
             }
         })
         .try_flatten()

@@ -332,6 +332,50 @@ impl S3Core {
         Ok((page, next))
     }
 
+    /// One page of ListObjectsV2 below `prefix` with delimiter `/`: the objects directly
+    /// under it, and the common prefixes (each ending in `/`) that stand for its
+    /// sub-directories.
+    pub async fn s3_list_dir_page(
+        &self,
+        location: &Location,
+        prefix: &str,
+        token: Option<String>,
+    ) -> Result<(Vec<Listed>, Vec<String>, Option<String>)> {
+        let (bucket, _) = bucket_key(location)?;
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .delimiter("/")
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| map_sdk(e, self.site("list", bucket, location)))?;
+        let objects = out
+            .contents()
+            .iter()
+            .filter_map(|o| {
+                Some(Listed {
+                    key: o.key()?.to_string(),
+                    size: size_of(o.size()),
+                    modified: time_of(o.last_modified()),
+                    etag: o.e_tag().map(str::to_string),
+                })
+            })
+            .collect();
+        let prefixes = out
+            .common_prefixes()
+            .iter()
+            .filter_map(|p| p.prefix().map(str::to_string))
+            .collect();
+        let next = match out.is_truncated() {
+            Some(true) => out.next_continuation_token().map(str::to_string),
+            _ => None,
+        };
+        Ok((objects, prefixes, next))
+    }
+
     /// GET of `range` (or all): the body, or `None` when the range starts at or after the end
     /// (HTTP 416).
     pub async fn s3_get(

@@ -4,12 +4,11 @@
 //! it is incomplete). Users may name the directory, a `chk-N` directory, or the `_metadata`
 //! file itself.
 
-use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use ferry_metadata::Metadata;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::{metadata_error, METADATA_FILE};
@@ -120,52 +119,84 @@ fn snapshot_kind(name: &str) -> Option<&'static str> {
     }
 }
 
+/// Directories of a job's checkpoint directory that hold state files and never snapshots:
+/// the search does not enter them (a `shared/` may hold millions of files).
+const STATE_DIRS: [&str; 2] = ["shared", "taskowned"];
+
+/// How many snapshot directories are listed at once.
+const LISTINGS_IN_FLIGHT: usize = 8;
+
 /// Lists the snapshots under `root` (a savepoint directory, a checkpoint base, a job directory,
 /// or a snapshot itself), oldest first.
+///
+/// Directories are searched one level at a time ([`Storage::list_dir`]) for `chk-N` and
+/// `savepoint-*` names, never entering `shared/` or `taskowned/`; only the snapshot directories
+/// themselves are listed in full, to count their files and find `_metadata`.
 pub async fn list(storage: &dyn Storage, root: &Location) -> Result<Vec<SnapshotInfo>> {
-    let mut found: BTreeMap<Location, SnapshotInfo> = BTreeMap::new();
-    let mut listing = storage.list(root);
-    let root_kind = root.file_name().and_then(snapshot_kind);
+    let mut dirs: Vec<(Location, &'static str)> = Vec::new();
+    match root.file_name().and_then(snapshot_kind) {
+        Some(kind) => dirs.push((root.clone(), kind)),
+        None => {
+            let mut pending = vec![root.clone()];
+            while let Some(dir) = pending.pop() {
+                let mut children = storage.list_dir(&dir);
+                while let Some(child) = children.try_next().await? {
+                    let Some(name) = child.location.file_name().filter(|_| child.is_dir()) else {
+                        continue;
+                    };
+                    match snapshot_kind(name) {
+                        Some(kind) => dirs.push((child.location.clone(), kind)),
+                        None if STATE_DIRS.contains(&name) => {}
+                        None => pending.push(child.location.clone()),
+                    }
+                }
+            }
+        }
+    }
+    let found: Vec<SnapshotInfo> = futures::stream::iter(dirs)
+        .map(|(dir, kind)| survey(storage, dir, kind))
+        .buffered(LISTINGS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    finish(storage, found).await
+}
+
+/// What the listing of one snapshot directory shows: its files, their bytes, and whether
+/// `_metadata` is there.
+async fn survey(storage: &dyn Storage, dir: Location, kind: &'static str) -> Result<SnapshotInfo> {
+    let mut info = SnapshotInfo {
+        id: dir
+            .file_name()
+            .and_then(|n| n.strip_prefix("chk-"))
+            .and_then(|n| n.parse().ok()),
+        location: dir.clone(),
+        kind,
+        complete: false,
+        size: 0,
+        files: 0,
+        modified: None,
+        problem: None,
+    };
+    let mut listing = storage.list(&dir);
     while let Some(entry) = listing.try_next().await? {
-        let Some(rel) = entry.location.strip_prefix(root) else {
-            continue;
-        };
-        let segments: Vec<&str> = rel.split('/').collect();
-        // The snapshot directory is the first chk-N / savepoint-* segment (or the root itself).
-        let (dir, kind, inner) = match root_kind {
-            Some(kind) => (root.clone(), kind, segments.as_slice()),
-            None => match segments.iter().position(|s| snapshot_kind(s).is_some()) {
-                Some(i) if i + 1 < segments.len() => (
-                    root.join(&segments[..=i].join("/")),
-                    snapshot_kind(segments[i]).unwrap_or("checkpoint"),
-                    &segments[i + 1..],
-                ),
-                _ => continue,
-            },
-        };
-        let info = found.entry(dir.clone()).or_insert_with(|| SnapshotInfo {
-            id: dir
-                .file_name()
-                .and_then(|n| n.strip_prefix("chk-"))
-                .and_then(|n| n.parse().ok()),
-            location: dir,
-            kind,
-            complete: false,
-            size: 0,
-            files: 0,
-            modified: None,
-            problem: None,
-        });
         info.size += entry.size;
         info.files += 1;
-        if inner == [METADATA_FILE] {
+        if entry.location.strip_prefix(&dir) == Some(METADATA_FILE) {
             info.complete = true;
             info.modified = entry.modified;
         } else if !info.complete {
             info.modified = info.modified.max(entry.modified);
         }
     }
-    let mut snapshots: Vec<SnapshotInfo> = found.into_values().collect();
+    Ok(info)
+}
+
+/// Reads the `_metadata` of every complete snapshot (ids, savepoint or not, usable or not)
+/// and sorts them oldest first.
+async fn finish(
+    storage: &dyn Storage,
+    mut snapshots: Vec<SnapshotInfo>,
+) -> Result<Vec<SnapshotInfo>> {
     for info in snapshots.iter_mut().filter(|i| i.complete) {
         match open(storage, &info.location).await {
             Ok(snapshot) => {

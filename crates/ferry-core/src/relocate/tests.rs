@@ -475,3 +475,117 @@ async fn ls_finds_snapshots_and_the_latest_complete_one() {
         .unwrap();
     assert_eq!(latest.location, loc("mem://src/cp/job1/chk-3"));
 }
+
+/// A store that records which prefixes are listed in full and which directories one level.
+#[derive(Debug)]
+struct ListingRecorder {
+    inner: Arc<dyn Storage>,
+    listed: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl Storage for ListingRecorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+    fn identity(&self) -> &str {
+        "recorder"
+    }
+    fn capabilities(&self) -> &crate::storage::Capabilities {
+        self.inner.capabilities()
+    }
+    async fn stat(&self, l: &Location) -> crate::error::Result<crate::storage::Entry> {
+        self.inner.stat(l).await
+    }
+    fn list(&self, p: &Location) -> crate::storage::ListStream {
+        self.listed.lock().unwrap().push(format!("list {p}"));
+        self.inner.list(p)
+    }
+    fn list_dir(&self, d: &Location) -> crate::storage::ListStream {
+        self.listed.lock().unwrap().push(format!("dir {d}"));
+        self.inner.list_dir(d)
+    }
+    async fn read(
+        &self,
+        l: &Location,
+        r: Option<std::ops::Range<u64>>,
+    ) -> crate::error::Result<crate::storage::ByteStream> {
+        self.inner.read(l, r).await
+    }
+    async fn write(
+        &self,
+        l: &Location,
+        o: &crate::storage::WriteOptions,
+    ) -> crate::error::Result<Box<dyn crate::storage::ObjectWriter>> {
+        self.inner.write(l, o).await
+    }
+    async fn put(
+        &self,
+        l: &Location,
+        d: bytes::Bytes,
+        o: &crate::storage::WriteOptions,
+    ) -> crate::error::Result<crate::storage::WriteReceipt> {
+        self.inner.put(l, d, o).await
+    }
+    async fn delete(&self, l: &Location) -> crate::error::Result<()> {
+        self.inner.delete(l).await
+    }
+}
+
+#[tokio::test]
+async fn ls_lists_only_snapshot_directories_in_full_and_never_enters_shared() {
+    let w = world().await;
+    install(&w).await;
+    for extra in [
+        "mem://src/cp/job1/chk-4/partial",
+        "mem://src/cp/job1/taskowned/x",
+        "mem://src/cp/job1/shared/chk-9/not-a-snapshot",
+        "mem://src/cp/other/deeper/savepoint-ab12cd-0123456789ab/_metadata",
+    ] {
+        w.src
+            .put(&loc(extra), vec![1; 10].into(), &Default::default())
+            .await
+            .unwrap();
+    }
+    let recorder = ListingRecorder {
+        inner: w.src.clone(),
+        listed: Default::default(),
+    };
+    let found = snapshot::list(&recorder, &loc("mem://src/cp"))
+        .await
+        .unwrap();
+    let mut dirs: Vec<(String, bool, u64)> = found
+        .iter()
+        .map(|s| (s.location.to_string(), s.complete, s.files))
+        .collect();
+    dirs.sort();
+    assert_eq!(
+        dirs,
+        vec![
+            // meta-1, opstate-1, unreferenced, _metadata
+            ("mem://src/cp/job1/chk-3".to_string(), true, 4),
+            ("mem://src/cp/job1/chk-4".to_string(), false, 1),
+            // Its `_metadata` is 10 bytes of junk: found, listed, but unusable.
+            (
+                "mem://src/cp/other/deeper/savepoint-ab12cd-0123456789ab".to_string(),
+                false,
+                1
+            ),
+        ]
+    );
+    let mut listed = recorder.listed.lock().unwrap().clone();
+    listed.sort();
+    assert_eq!(
+        listed,
+        vec![
+            "dir mem://src/cp",
+            "dir mem://src/cp/job0",
+            "dir mem://src/cp/job1",
+            "dir mem://src/cp/other",
+            "dir mem://src/cp/other/deeper",
+            "list mem://src/cp/job1/chk-3",
+            "list mem://src/cp/job1/chk-4",
+            "list mem://src/cp/other/deeper/savepoint-ab12cd-0123456789ab",
+        ]
+    );
+}
