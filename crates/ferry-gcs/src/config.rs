@@ -19,6 +19,7 @@
 //! Secrets never appear in `Debug` output or messages.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use ferry_core::{BackendOptions, Error, ErrorKind, Result};
 
@@ -36,6 +37,7 @@ pub const KEYS: &[&str] = &[
     "anonymous",
     "project",
     "temp_prefix",
+    "response_timeout",
 ];
 
 /// A secret string: never shown by `Debug`.
@@ -95,7 +97,14 @@ pub struct GcsSettings {
     pub project: Option<String>,
     /// Prefix (in the destination bucket) of parallel composite upload parts; ends in `/`.
     pub temp_prefix: String,
+    /// How long the client waits for the next bytes of an answer (its head included) before
+    /// the request fails as temporary; `None`: forever.
+    pub response_timeout: Option<Duration>,
 }
+
+/// The default [`GcsSettings::response_timeout`]: a server that went silent must not hang a
+/// copy forever, and a slow compose or rewrite must still have time.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl GcsSettings {
     /// Reads the settings from backend options and the process environment.
@@ -156,7 +165,23 @@ impl GcsSettings {
         if !temp_prefix.ends_with('/') {
             temp_prefix.push('/');
         }
+        let response_timeout = match opt("response_timeout") {
+            None => Some(DEFAULT_RESPONSE_TIMEOUT),
+            Some(v) => {
+                let seconds: f64 = v
+                    .strip_suffix('s')
+                    .unwrap_or(&v)
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                    .ok_or_else(|| {
+                        invalid("response_timeout must be seconds, e.g. 300 or 2.5s (0: no limit)")
+                    })?;
+                (seconds > 0.0).then(|| Duration::from_secs_f64(seconds))
+            }
+        };
         Ok(GcsSettings {
+            response_timeout,
             custom_endpoint: endpoint.is_some(),
             endpoint: endpoint.unwrap_or_else(|| DEFAULT_ENDPOINT.into()),
             auth,

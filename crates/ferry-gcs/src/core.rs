@@ -181,16 +181,17 @@ impl GcsCore {
         // OpenDAL's and our reqwest are built without a crypto provider: use ring, as the S3
         // client does. An already installed provider is kept.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::ConfigInvalid,
-                    format!("cannot build the HTTP client: {e}"),
-                )
-                .with_context("backend", "gcs")
-            })?;
+        let mut http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        if let Some(timeout) = settings.response_timeout {
+            http = http.read_timeout(timeout);
+        }
+        let http = http.build().map_err(|e| {
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                format!("cannot build the HTTP client: {e}"),
+            )
+            .with_context("backend", "gcs")
+        })?;
         let signer = match &settings.auth {
             Auth::Anonymous => None,
             auth => Some(build_signer(auth, http.clone())),

@@ -7,6 +7,7 @@
 //! profile, web identity, container and instance metadata). Secrets are kept out of `Debug`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use ferry_core::{BackendOptions, Error, ErrorKind, Result};
 
@@ -37,6 +38,7 @@ pub const KEYS: &[&str] = &[
     "copy_threshold",
     "copy_part_size",
     "copy_concurrency",
+    "response_timeout",
     "flink_conf_dir",
 ];
 
@@ -77,7 +79,15 @@ pub struct S3Settings {
     pub copy_part_size: u64,
     /// `UploadPartCopy` requests in flight per object.
     pub copy_concurrency: usize,
+    /// How long one request may wait, from its start to the response's first byte, before it
+    /// fails (temporary, so it is retried); `None`: forever.
+    pub response_timeout: Option<Duration>,
 }
+
+/// The default [`S3Settings::response_timeout`]: a server that took the request and went
+/// silent must not hang a copy forever, and a large part or a server-side copy of 1 GiB on a
+/// slow S3-compatible store must still have time.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl S3Settings {
     /// Reads the settings from backend options (and the Flink configuration they name).
@@ -86,6 +96,7 @@ impl S3Settings {
             copy_threshold: DEFAULT_COPY_THRESHOLD,
             copy_part_size: DEFAULT_COPY_PART_SIZE,
             copy_concurrency: DEFAULT_COPY_CONCURRENCY,
+            response_timeout: Some(DEFAULT_RESPONSE_TIMEOUT),
             ..S3Settings::default()
         };
         if let Some(dir) = options.get("flink_conf_dir") {
@@ -143,6 +154,18 @@ impl S3Settings {
                 .ok()
                 .filter(|n| *n > 0)
                 .ok_or_else(|| invalid("copy_concurrency must be a positive number"))?;
+        }
+        if let Some(v) = opt("response_timeout") {
+            let seconds: f64 = v
+                .strip_suffix('s')
+                .unwrap_or(&v)
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                .ok_or_else(|| {
+                    invalid("response_timeout must be seconds, e.g. 300 or 2.5s (0: no limit)")
+                })?;
+            settings.response_timeout = (seconds > 0.0).then(|| Duration::from_secs_f64(seconds));
         }
         settings.endpoint = settings.endpoint.map(|e| normalize_endpoint(&e));
         if settings.access_key_id.is_some() != settings.secret_access_key.is_some() {

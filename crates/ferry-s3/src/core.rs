@@ -154,11 +154,12 @@ impl S3Core {
                     .with_max_attempts(3)
                     .with_initial_backoff(Duration::from_millis(200)),
             )
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .build(),
-            );
+            .timeout_config({
+                let mut timeouts =
+                    TimeoutConfig::builder().connect_timeout(Duration::from_secs(10));
+                timeouts.set_read_timeout(settings.response_timeout);
+                timeouts.build()
+            });
         if let Some(profile) = &settings.profile {
             loader = loader.profile_name(profile);
         }

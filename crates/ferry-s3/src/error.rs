@@ -300,7 +300,16 @@ where
         .temporary(),
         SdkError::DispatchFailure(failure) => {
             let chain = chain(&err);
-            if failure.is_timeout() || failure.is_io() {
+            if failure.is_timeout() {
+                Error::new(
+                    Unexpected,
+                    format!(
+                        "no answer from {} in time: {chain} (for a slow store, raise -o response_timeout=SECONDS)",
+                        site.endpoint
+                    ),
+                )
+                .temporary()
+            } else if failure.is_io() {
                 Error::new(
                     Unexpected,
                     format!("cannot reach {}: {chain}", site.endpoint),

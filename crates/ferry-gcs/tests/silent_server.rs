@@ -1,0 +1,67 @@
+//! A server that accepts requests and never answers: every GCS request gives up after
+//! `response_timeout` (and its few quick re-sends) with a temporary error naming the
+//! endpoint, instead of hanging a copy forever. Needs no emulator: the silent one is a socket.
+
+use std::time::{Duration, Instant};
+
+use ferry_core::{BackendOptions, Location, Storage};
+use ferry_gcs::GcsStorage;
+use tokio::io::AsyncReadExt;
+
+/// Listens on 127.0.0.1, reads whatever comes, answers nothing; returns the endpoint.
+async fn silent_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                while matches!(socket.read(&mut buffer).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    endpoint
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_times_out_instead_of_hanging() {
+    let endpoint = silent_server().await;
+    let options = BackendOptions::new()
+        .with("endpoint", &endpoint)
+        .with("response_timeout", "0.5");
+    let store = GcsStorage::open(&options).unwrap();
+    let at = Location::parse("gs://bucket/dir/key.bin").unwrap();
+    let started = Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(60), store.stat(&at))
+        .await
+        .expect("stat hung on a silent server")
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(err.is_temporary(), "{err}");
+    let text = err.to_string();
+    assert!(text.contains(&endpoint), "{text}");
+    assert!(text.contains("dir/key.bin"), "{text}");
+    // Four attempts of 0.5 s and pauses of 0.1, 0.4 and 1.6 s.
+    assert!(took >= Duration::from_secs(4), "gave up after {took:?}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+#[test]
+fn response_timeouts_parse_and_zero_means_none() {
+    for (given, ok) in [
+        ("300", true),
+        ("2.5s", true),
+        ("0", true),
+        ("-1", false),
+        ("soon", false),
+    ] {
+        let options = BackendOptions::new()
+            .with("endpoint", "http://127.0.0.1:9")
+            .with("response_timeout", given);
+        assert_eq!(
+            GcsStorage::open(&options).is_ok(),
+            ok,
+            "response_timeout={given}"
+        );
+    }
+}

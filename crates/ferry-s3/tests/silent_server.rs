@@ -1,0 +1,74 @@
+//! A server that accepts requests and never answers (SeaweedFS did this under load): every
+//! request gives up after `response_timeout` with a temporary error naming the endpoint, so a
+//! copy retries it instead of hanging forever. Needs no S3 server: the silent one is a socket.
+
+use std::time::{Duration, Instant};
+
+use ferry_core::{BackendOptions, Location, Storage};
+use ferry_s3::S3Storage;
+use tokio::io::AsyncReadExt;
+
+/// Listens on 127.0.0.1, reads whatever comes, answers nothing; returns the endpoint.
+async fn silent_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                while matches!(socket.read(&mut buffer).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    endpoint
+}
+
+fn options(endpoint: &str) -> BackendOptions {
+    BackendOptions::new()
+        .with("endpoint", endpoint)
+        .with("region", "us-east-1")
+        .with("access_key_id", "FERRYSILENT")
+        .with("secret_access_key", "not-a-secret")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_times_out_instead_of_hanging() {
+    let endpoint = silent_server().await;
+    let store = S3Storage::open(&options(&endpoint).with("response_timeout", "0.5"))
+        .await
+        .unwrap();
+    let at = Location::parse("s3://bucket/dir/key.bin").unwrap();
+    let started = Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(60), store.stat(&at))
+        .await
+        .expect("stat hung on a silent server")
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(err.is_temporary(), "{err}");
+    let text = err.to_string();
+    assert!(text.contains(&endpoint), "{text}");
+    assert!(text.contains("no answer"), "{text}");
+    assert!(text.contains("dir/key.bin"), "{text}");
+    assert!(!text.contains("not-a-secret"), "{text}");
+    // Three attempts of 0.5 s and two short back-offs.
+    assert!(
+        took >= Duration::from_millis(1500),
+        "gave up after {took:?}"
+    );
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+#[tokio::test]
+async fn response_timeouts_parse_and_zero_means_none() {
+    let endpoint = "http://127.0.0.1:9";
+    for (given, ok) in [
+        ("300", true),
+        ("2.5s", true),
+        ("0", true),
+        ("-1", false),
+        ("soon", false),
+    ] {
+        let opened = S3Storage::open(&options(endpoint).with("response_timeout", given)).await;
+        assert_eq!(opened.is_ok(), ok, "response_timeout={given}");
+    }
+}
