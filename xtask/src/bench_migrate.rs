@@ -199,6 +199,7 @@ pub fn run(args: &[&str]) -> Result<()> {
             ferry: ferry.clone(),
             state: state.clone(),
             endpoint: endpoint.clone(),
+            master: env_of(&s3, "FERRY_TEST_S3_MASTER")?,
             aws_env: aws_env.clone(),
             aws: peers.aws.clone(),
             bucket,
@@ -338,6 +339,7 @@ struct S3Ctx {
     ferry: PathBuf,
     state: PathBuf,
     endpoint: String,
+    master: String,
     aws_env: Vec<(String, String)>,
     aws: PathBuf,
     bucket: &'static str,
@@ -396,7 +398,13 @@ fn s3_way(
         commands: Box::new(commands),
         result: Box::new(move |run| format!("{}/{JOB}/chk-42", c1.prefix(tag, run))),
         cleanup: Box::new(move |run| {
-            cleanup(&c2.aws, &c2.aws_env, &c2.endpoint, &[c2.prefix(tag, run)]);
+            cleanup(
+                &c2.aws,
+                &c2.aws_env,
+                &c2.endpoint,
+                &c2.master,
+                &[c2.prefix(tag, run)],
+            );
         }),
     }
 }

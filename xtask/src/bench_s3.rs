@@ -63,6 +63,7 @@ pub fn run(args: &[&str]) -> Result<()> {
     let ctx = Ctx {
         endpoint: env_of(&server, "FERRY_TEST_S3_ENDPOINT")?,
     };
+    let master = env_of(&server, "FERRY_TEST_S3_MASTER")?;
     let (ak, sk) = (
         env_of(&server, "FERRY_TEST_S3_ACCESS_KEY")?,
         env_of(&server, "FERRY_TEST_S3_SECRET_KEY")?,
@@ -228,6 +229,7 @@ pub fn run(args: &[&str]) -> Result<()> {
                 &aws_cli,
                 &aws_env,
                 &ctx.endpoint,
+                &master,
                 &[
                     format!("s3://{b1}/up-{tag}-{run}"),
                     format!("s3://{b2}/copy-{tag}-{run}"),
@@ -296,9 +298,16 @@ fn timed(tool: &Tool, ctx: &Ctx, leg: &str, src: &str, dst: &str) -> Result<(f64
     crate::bench::measure(&mut command, &report, &format!("{} {leg}", tool.name))
 }
 
-/// Deletes uploaded prefixes between tools, with the aws CLI (ferry has no `rm`), so that the
-/// server's disk holds one copy of the tree at a time.
-pub(crate) fn cleanup(aws: &Path, env: &[(String, String)], endpoint: &str, prefixes: &[String]) {
+/// Deletes uploaded prefixes between tools, with the aws CLI (ferry has no `rm`), then has
+/// SeaweedFS's master (`host:port`) reclaim the space, so that the server's disk holds one copy
+/// of the tree at a time.
+pub(crate) fn cleanup(
+    aws: &Path,
+    env: &[(String, String)],
+    endpoint: &str,
+    master: &str,
+    prefixes: &[String],
+) {
     for prefix in prefixes {
         let _ = Command::new(aws)
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -313,6 +322,9 @@ pub(crate) fn cleanup(aws: &Path, env: &[(String, String)], endpoint: &str, pref
             ])
             .arg(prefix)
             .status();
+    }
+    if let Err(err) = servers::s3::vacuum(master) {
+        eprintln!("xtask: {err:#}");
     }
 }
 

@@ -89,6 +89,11 @@ pub fn start_named(paths: &Paths, name: &str) -> Result<Server> {
     ] {
         args.push(format!("-{flag}={}", free_port()?));
     }
+    let master = args
+        .iter()
+        .find_map(|a| a.strip_prefix("-master.port="))
+        .map(|port| format!("127.0.0.1:{port}"))
+        .context("no master port")?;
     let log = workdir.join("weed.log");
     let child = Command::new(&weed)
         .args(&args)
@@ -111,6 +116,7 @@ pub fn start_named(paths: &Paths, name: &str) -> Result<Server> {
             ("FERRY_TEST_S3_REGION".into(), "us-east-1".into()),
             ("FERRY_TEST_S3_BUCKET".into(), BUCKETS[0].into()),
             ("FERRY_TEST_S3_BUCKET2".into(), BUCKETS[1].into()),
+            ("FERRY_TEST_S3_MASTER".into(), master),
         ],
         processes: vec![child],
         workdir,
@@ -131,6 +137,28 @@ pub fn start_named(paths: &Paths, name: &str) -> Result<Server> {
         }
     }
     Ok(server)
+}
+
+/// Asks the SeaweedFS master at `master` (`host:port`) to compact every volume with any
+/// deleted data now, instead of when a third of it is garbage: a benchmark that deletes what
+/// each tool wrote would otherwise run out of writable volumes on a small disk, and the server
+/// then stalls or fails writes.
+pub fn vacuum(master: &str) -> Result<()> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(master)?;
+    stream.set_read_timeout(Some(Duration::from_secs(300)))?;
+    let request =
+        format!("GET /vol/vacuum?garbageThreshold=0.0001 HTTP/1.0\r\nHost: {master}\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    if !answer.starts_with("HTTP/1.0 200") && !answer.starts_with("HTTP/1.1 200") {
+        bail!(
+            "SeaweedFS vacuum failed: {}",
+            answer.lines().next().unwrap_or("")
+        );
+    }
+    Ok(())
 }
 
 /// Whether the filer answers 200 for `path`.
