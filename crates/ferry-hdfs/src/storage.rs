@@ -36,6 +36,15 @@ use crate::error::map;
 use crate::rpc::NameNodeClient;
 use crate::{block_checksum, proto};
 
+/// How many times [`Storage::put`] writes a file again after `NotReplicatedYetException`.
+const PUT_RETRIES: u32 = 4;
+
+/// Whether the NameNode refused a write's next block because the previous one is not
+/// reported yet (the exception class [`crate::error::map`] records).
+fn not_replicated_yet(err: &Error) -> bool {
+    err.context("exception") == Some("NotReplicatedYetException")
+}
+
 /// Settings of one opened store (parsed from `BackendOptions` by the factory).
 #[derive(Debug, Clone, Default)]
 pub struct HdfsSettings {
@@ -481,6 +490,44 @@ impl HdfsStorage {
         }
     }
 
+    /// One attempt of [`Storage::put`]: create (replacing), write, close, verify.
+    async fn put_once(&self, location: &Location, data: Bytes) -> Result<WriteReceipt> {
+        let path = path_of(location);
+        let size = data.len() as u64;
+        let hasher = self.write_hasher(location).await;
+        let mut writer = self.create(location).await?;
+        let expected = hasher.map(|mut h| {
+            h.update(&data);
+            h.finish()
+        });
+        let result = async {
+            if !data.is_empty() {
+                writer.write_bytes(data).await?;
+            }
+            writer.close().await
+        }
+        .await;
+        if let Err(e) = result {
+            drop(writer);
+            self.delete_quietly(path).await;
+            return Err(map(e, "write", path));
+        }
+        match (&self.checksummer, expected) {
+            (Some(checksummer), Some(expected)) => {
+                let verified = checksummer.verify_written(location, size, expected).await;
+                if verified.is_err() {
+                    self.delete_quietly(path).await;
+                }
+                verified
+            }
+            _ => Ok(WriteReceipt {
+                size,
+                stored_size: None,
+                checksum: None,
+            }),
+        }
+    }
+
     async fn delete_quietly(&self, path: &str) {
         if let Err(err) = self.client.delete(path, false).await {
             tracing::debug!(%err, path, "cleanup delete failed");
@@ -599,39 +646,22 @@ impl Storage for HdfsStorage {
         data: Bytes,
         _: &WriteOptions,
     ) -> Result<WriteReceipt> {
-        let path = path_of(location);
-        let size = data.len() as u64;
-        let hasher = self.write_hasher(location).await;
-        let mut writer = self.create(location).await?;
-        let expected = hasher.map(|mut h| {
-            h.update(&data);
-            h.finish()
-        });
-        let result = async {
-            if !data.is_empty() {
-                writer.write_bytes(data).await?;
-            }
-            writer.close().await
-        }
-        .await;
-        if let Err(e) = result {
-            drop(writer);
-            self.delete_quietly(path).await;
-            return Err(map(e, "write", path));
-        }
-        match (&self.checksummer, expected) {
-            (Some(checksummer), Some(expected)) => {
-                let verified = checksummer.verify_written(location, size, expected).await;
-                if verified.is_err() {
-                    self.delete_quietly(path).await;
+        // `NotReplicatedYetException` (the NameNode will not add a file's next block until a
+        // DataNode has reported the previous one) fails hdfs-native's pipeline; the bytes are
+        // at hand, so write the file again, as Hadoop's client retries `addBlock` (0.4 s,
+        // doubling). Other temporary errors go up at once: the engine retries those.
+        let mut pause = Duration::from_millis(400);
+        let mut tries = 0;
+        loop {
+            match self.put_once(location, data.clone()).await {
+                Err(err) if not_replicated_yet(&err) && tries < PUT_RETRIES => {
+                    tracing::debug!(%err, %location, attempt = tries + 1, "writing again");
+                    tries += 1;
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
                 }
-                verified
+                other => return other,
             }
-            _ => Ok(WriteReceipt {
-                size,
-                stored_size: None,
-                checksum: None,
-            }),
         }
     }
 
@@ -642,7 +672,6 @@ impl Storage for HdfsStorage {
             Err(e) => Err(map(e, "delete", path)),
         }
     }
-
     async fn mkdirs(&self, location: &Location) -> Result<()> {
         let path = path_of(location);
         self.client
@@ -770,5 +799,21 @@ impl Drop for HdfsWriter {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_not_replicated_yet_is_written_again() {
+        let refused = crate::error::remote(
+            "org.apache.hadoop.hdfs.server.namenode.NotReplicatedYetException",
+            "Not replicated yet: /a",
+        );
+        assert!(not_replicated_yet(&refused));
+        let other = crate::error::remote("org.apache.hadoop.ipc.RetriableException", "later");
+        assert!(other.is_temporary() && !not_replicated_yet(&other));
     }
 }
