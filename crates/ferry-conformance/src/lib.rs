@@ -285,47 +285,41 @@ pub async fn list_dir_is_one_level(s: &dyn Storage, root: &Location) -> CheckRes
     for rel in ["f", "sub/a", "sub/b", "sub/deep/c", "subway", "other/x y"] {
         put(s, &root.join(&format!("d/{rel}")), rel.as_bytes()).await?;
     }
-    let children = |dir: Location| async move {
+    // Lists `dir` one level and compares (name, is a directory, size) with `want`, sorted.
+    let expect = |dir: Location, want: &'static [(&'static str, bool, u64)]| async move {
         let entries: Vec<_> = s
             .list_dir(&dir)
             .try_collect()
             .await
             .map_err(err(&format!("list_dir {dir}")))?;
-        let mut got: Vec<(String, bool, u64)> = entries
+        let mut got: Vec<(&str, bool, u64)> = entries
             .iter()
             .map(|e| {
                 e.location
                     .strip_prefix(&dir)
-                    .map(|rel| (rel.to_string(), e.is_dir(), e.size))
+                    .map(|rel| (rel, e.is_dir(), e.size))
                     .ok_or_else(|| format!("listed {} outside {dir}", e.location))
             })
             .collect::<Result<_, _>>()?;
         got.sort();
-        Ok::<_, String>(got)
+        ensure(got == want, || format!("list_dir {dir} gave {got:?}"))
     };
-    let top = children(root.join("d")).await?;
-    let want = [
-        ("f", false, 1),
-        ("other", true, 0),
-        ("sub", true, 0),
-        ("subway", false, 6),
-    ];
-    ensure(
-        top.iter()
-            .map(|(n, d, l)| (n.as_str(), *d, *l))
-            .eq(want.iter().copied()),
-        || format!("listed {top:?}"),
-    )?;
-    let sub = children(root.join("d/sub")).await?;
-    let want = [("a", false, 5), ("b", false, 5), ("deep", true, 0)];
-    ensure(
-        sub.iter()
-            .map(|(n, d, l)| (n.as_str(), *d, *l))
-            .eq(want.iter().copied()),
-        || format!("listed {sub:?}"),
-    )?;
-    let missing = children(root.join("d/nothing")).await?;
-    ensure(missing.is_empty(), || format!("listed {missing:?}"))
+    expect(
+        root.join("d"),
+        &[
+            ("f", false, 1),
+            ("other", true, 0),
+            ("sub", true, 0),
+            ("subway", false, 6),
+        ],
+    )
+    .await?;
+    expect(
+        root.join("d/sub"),
+        &[("a", false, 5), ("b", false, 5), ("deep", true, 0)],
+    )
+    .await?;
+    expect(root.join("d/nothing"), &[]).await
 }
 
 /// A missing prefix lists nothing (no error).
@@ -597,4 +591,24 @@ pub fn unique_prefix(name: &str) -> String {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("ferry-test-{name}-{}-{nanos}", std::process::id())
+}
+
+/// A server on 127.0.0.1 that accepts connections, reads whatever comes and never answers
+/// (what a stalled store looks like to a client); returns its `http://` endpoint. For tests
+/// that a backend gives up on a silent server instead of hanging.
+pub async fn silent_server() -> String {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let endpoint = format!("http://{}", listener.local_addr().expect("bound address"));
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                while matches!(socket.read(&mut buffer).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    endpoint
 }

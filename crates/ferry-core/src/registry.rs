@@ -52,6 +52,26 @@ impl BackendOptions {
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
+
+    /// A timeout given in seconds (`300`, `2.5s`; `0` means no limit), or `default` when the
+    /// key is absent. The error is a message for the backend to wrap.
+    pub fn timeout(
+        &self,
+        key: &str,
+        default: Option<std::time::Duration>,
+    ) -> std::result::Result<Option<std::time::Duration>, String> {
+        let Some(value) = self.get(key).map(str::trim) else {
+            return Ok(default);
+        };
+        let seconds: f64 = value
+            .strip_suffix('s')
+            .unwrap_or(value)
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+            .ok_or_else(|| format!("{key} must be seconds, e.g. 300 or 2.5s (0: no limit)"))?;
+        Ok((seconds > 0.0).then(|| std::time::Duration::from_secs_f64(seconds)))
+    }
 }
 
 impl std::fmt::Debug for BackendOptions {

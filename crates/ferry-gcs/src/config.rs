@@ -165,21 +165,9 @@ impl GcsSettings {
         if !temp_prefix.ends_with('/') {
             temp_prefix.push('/');
         }
-        let response_timeout = match opt("response_timeout") {
-            None => Some(DEFAULT_RESPONSE_TIMEOUT),
-            Some(v) => {
-                let seconds: f64 = v
-                    .strip_suffix('s')
-                    .unwrap_or(&v)
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-                    .ok_or_else(|| {
-                        invalid("response_timeout must be seconds, e.g. 300 or 2.5s (0: no limit)")
-                    })?;
-                (seconds > 0.0).then(|| Duration::from_secs_f64(seconds))
-            }
-        };
+        let response_timeout = options
+            .timeout("response_timeout", Some(DEFAULT_RESPONSE_TIMEOUT))
+            .map_err(|e| invalid(&e))?;
         Ok(GcsSettings {
             response_timeout,
             custom_endpoint: endpoint.is_some(),

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use ferry_core::transfer::retry::RetryPolicy;
 use ferry_core::{Error, ErrorKind, Location, Result};
 use futures::{StreamExt, TryStreamExt};
 use opendal::Operator;
@@ -38,39 +39,24 @@ use crate::error::{from_opendal, from_response, from_transport, Site};
 /// The OAuth2 scope ferry asks for: read and write objects.
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
 
-/// How many times one request that failed for a temporary reason (a dropped or refused
-/// connection, 429, a 5xx) is sent again before its error goes up, and the first pause (it
-/// quadruples: 0.1 s, 0.4 s, 1.6 s). Every GCS request ferry sends is safe to repeat (reads,
-/// whole-object writes, deletes, composes and rewrites name their result). The error keeps its
-/// retry status, so the engine may still retry the whole part later, as Google's client
-/// libraries advise for uploads.
-const REQUEST_RETRIES: u32 = 3;
-const FIRST_PAUSE: Duration = Duration::from_millis(100);
+/// How one request that failed for a temporary reason (a dropped or refused connection, 408,
+/// 429, a 5xx) is sent again before its error goes up: 3 times, after 0.2, 0.4 and 0.8 s (plus
+/// jitter). Every GCS request ferry sends is safe to repeat (reads, whole-object writes,
+/// deletes, composes and rewrites name their result). The error keeps its retry status, so
+/// the engine may still retry the whole part later, as Google's client libraries advise.
+const RESEND: RetryPolicy = RetryPolicy {
+    retries: 3,
+    base_delay: Duration::from_millis(200),
+    max_delay: Duration::from_secs(1),
+};
 
-/// Runs one request until it succeeds, fails for good, or [`REQUEST_RETRIES`] run out.
-pub(crate) async fn resend<T, F, Fut>(what: &str, mut attempt: F) -> Result<T>
+/// Runs one request until it succeeds, fails for good, or [`RESEND`]'s retries run out.
+pub(crate) async fn resend<T, F, Fut>(what: &str, attempt: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let mut pause = FIRST_PAUSE;
-    let mut tries = 0;
-    loop {
-        match attempt().await {
-            Err(err) if err.is_temporary() && tries < REQUEST_RETRIES => {
-                tracing::debug!(%err, attempt = tries + 1, "sending GCS {what} again");
-                tries += 1;
-                tokio::time::sleep(pause).await;
-                pause *= 4;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Whether a response's status asks for the request to be sent again later.
-fn status_is_temporary(status: u16) -> bool {
-    status == 408 || status == 429 || status >= 500
+    RESEND.run_when(what, Error::is_temporary, attempt).await
 }
 
 /// What GCS reports about an object.
@@ -262,7 +248,8 @@ impl GcsCore {
     }
 
     /// Sends one of ferry's own JSON API requests (signed unless anonymous), again after a
-    /// dropped connection, 408, 429 or 5xx while retries last; returns the status and body.
+    /// dropped connection, 408, 429 or 5xx while [`RESEND`] allows; returns the status and
+    /// body of any other answer.
     async fn send_json(
         &self,
         method: http::Method,
@@ -270,28 +257,16 @@ impl GcsCore {
         body: Option<serde_json::Value>,
         site: Site<'_>,
     ) -> Result<(u16, Bytes)> {
-        let mut tries = 0;
-        let mut pause = FIRST_PAUSE;
-        loop {
-            let sent = self
+        resend(site.op, || async {
+            let (status, body) = self
                 .send_json_once(method.clone(), url.clone(), body.clone(), site)
-                .await;
-            let again = match &sent {
-                Ok((status, _)) => status_is_temporary(*status),
-                Err(err) => err.is_temporary(),
-            };
-            if !again || tries == REQUEST_RETRIES {
-                return sent;
+                .await?;
+            if status == 408 || status == 429 || status >= 500 {
+                return Err(from_response(status, &body, site).temporary());
             }
-            tracing::debug!(
-                op = site.op,
-                attempt = tries + 1,
-                "sending GCS request again"
-            );
-            tries += 1;
-            tokio::time::sleep(pause).await;
-            pause *= 4;
-        }
+            Ok((status, body))
+        })
+        .await
     }
 
     /// One attempt of [`GcsCore::send_json`].

@@ -24,6 +24,7 @@ use ferry_core::storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, ObjectWriter, Storage, WriteOptions,
     WriteReceipt,
 };
+use ferry_core::transfer::retry::RetryPolicy;
 use ferry_core::{Checksum, ChecksumKind, Error, ErrorKind, Location, Result};
 use futures::{StreamExt, TryStreamExt};
 use hdfs_native::client::FileStatus;
@@ -176,6 +177,25 @@ fn path_of(location: &Location) -> &str {
     location.path()
 }
 
+/// What the NameNode reports about a path, as an [`Entry`] of `scheme://authority`.
+fn entry_of(scheme: &str, authority: &str, status: &FileStatus) -> Entry {
+    Entry {
+        location: Location::from_parts(scheme, Some(authority), &status.path),
+        kind: if status.isdir {
+            EntryKind::Directory
+        } else {
+            EntryKind::File
+        },
+        size: if status.isdir {
+            0
+        } else {
+            status.length as u64
+        },
+        modified: Some(UNIX_EPOCH + Duration::from_millis(status.modification_time)),
+        checksum: None,
+    }
+}
+
 fn millis(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -188,21 +208,7 @@ impl HdfsStorage {
         let path = path_of(prefix).to_string();
         let client = self.client.clone();
         let (scheme, authority) = (self.scheme.clone(), self.authority.clone());
-        let to_entry = move |status: FileStatus| Entry {
-            location: Location::from_parts(&scheme, Some(&authority), &status.path),
-            kind: if status.isdir {
-                EntryKind::Directory
-            } else {
-                EntryKind::File
-            },
-            size: if status.isdir {
-                0
-            } else {
-                status.length as u64
-            },
-            modified: Some(UNIX_EPOCH + Duration::from_millis(status.modification_time)),
-            checksum: None,
-        };
+        let to_entry = move |status: FileStatus| entry_of(&scheme, &authority, &status);
         let listing = async move {
             // Below a file or a missing path there is nothing to list.
             match client.get_file_info(&path).await {
@@ -313,26 +319,8 @@ impl HdfsStorage {
         })
     }
 
-    fn location(&self, path: &str) -> Location {
-        Location::from_parts(&self.scheme, Some(&self.authority), path)
-    }
-
     fn entry(&self, status: &FileStatus) -> Entry {
-        Entry {
-            location: self.location(&status.path),
-            kind: if status.isdir {
-                EntryKind::Directory
-            } else {
-                EntryKind::File
-            },
-            size: if status.isdir {
-                0
-            } else {
-                status.length as u64
-            },
-            modified: Some(UNIX_EPOCH + Duration::from_millis(status.modification_time)),
-            checksum: None,
-        }
+        entry_of(&self.scheme, &self.authority, status)
     }
 
     /// The NameNode's defaults for new files (block size, bytes per checksum), asked once.
@@ -650,19 +638,15 @@ impl Storage for HdfsStorage {
         // DataNode has reported the previous one) fails hdfs-native's pipeline; the bytes are
         // at hand, so write the file again, as Hadoop's client retries `addBlock` (0.4 s,
         // doubling). Other temporary errors go up at once: the engine retries those.
-        let mut pause = Duration::from_millis(400);
-        let mut tries = 0;
-        loop {
-            match self.put_once(location, data.clone()).await {
-                Err(err) if not_replicated_yet(&err) && tries < PUT_RETRIES => {
-                    tracing::debug!(%err, %location, attempt = tries + 1, "writing again");
-                    tries += 1;
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
-                }
-                other => return other,
-            }
+        RetryPolicy {
+            retries: PUT_RETRIES,
+            base_delay: Duration::from_millis(400),
+            max_delay: Duration::from_secs(10),
         }
+        .run_when("write", not_replicated_yet, || {
+            self.put_once(location, data.clone())
+        })
+        .await
     }
 
     async fn delete(&self, location: &Location) -> Result<()> {

@@ -161,27 +161,11 @@ impl Storage for LocalStorage {
     }
 
     fn list(&self, prefix: &Location) -> ListStream {
-        let root = match local_path(prefix) {
-            Ok(root) => root,
-            Err(e) => return futures::stream::once(async { Err(e) }).boxed(),
-        };
-        let prefix = prefix.clone();
-        // A walker thread feeds a bounded channel: memory holds one directory's names plus
-        // the channel, not the whole tree.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Entry>>(1024);
-        tokio::task::spawn_blocking(move || walk(&root, &prefix, Depth::All, &tx));
-        tokio_stream_from(rx)
+        listing(prefix, Depth::All)
     }
 
     fn list_dir(&self, dir: &Location) -> ListStream {
-        let root = match local_path(dir) {
-            Ok(root) => root,
-            Err(e) => return futures::stream::once(async { Err(e) }).boxed(),
-        };
-        let dir = dir.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Entry>>(1024);
-        tokio::task::spawn_blocking(move || walk(&root, &dir, Depth::Children, &tx));
-        tokio_stream_from(rx)
+        listing(dir, Depth::Children)
     }
 
     async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream> {
@@ -375,6 +359,19 @@ impl Storage for LocalStorage {
 
 /// Walks `root` depth-first, sending every file. Errors are sent and end the walk, except
 /// for files that vanish mid-walk.
+/// [`walk`] below `prefix` on the blocking pool. A walker thread feeds a bounded channel:
+/// memory holds one directory's names plus the channel, not the whole tree.
+fn listing(prefix: &Location, depth: Depth) -> ListStream {
+    let root = match local_path(prefix) {
+        Ok(root) => root,
+        Err(e) => return futures::stream::once(async { Err(e) }).boxed(),
+    };
+    let prefix = prefix.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Entry>>(1024);
+    tokio::task::spawn_blocking(move || walk(&root, &prefix, depth, &tx));
+    tokio_stream_from(rx)
+}
+
 /// How far [`walk`] goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Depth {

@@ -26,7 +26,7 @@ use ferry_core::{Error, ErrorKind, Location, Result};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::config::S3Settings;
-use crate::core::{bucket_key, S3Core};
+use crate::core::{bucket_key, ListPage, S3Core};
 use crate::writer::{S3Upload, S3Writer};
 
 /// S3's multipart limits.
@@ -158,6 +158,31 @@ fn list_prefix(location: &Location) -> String {
     }
 }
 
+/// The pages of a listing below `location` (delimited: one level), each fetched when the
+/// stream reaches it.
+fn pages(
+    core: Arc<S3Core>,
+    location: &Location,
+    delimited: bool,
+) -> futures::stream::BoxStream<'static, Result<ListPage>> {
+    let (root, key_prefix) = (location.clone(), list_prefix(location));
+    // State: `None` when done, else the continuation token (`None` for the first page).
+    futures::stream::try_unfold(Some(None), move |state: Option<Option<String>>| {
+        let (core, root, key_prefix) = (core.clone(), root.clone(), key_prefix.clone());
+        async move {
+            let Some(token) = state else {
+                return Ok(None);
+            };
+            let page = core
+                .s3_list_page(&root, &key_prefix, token, None, delimited)
+                .await?;
+            let next = page.next.clone().map(Some);
+            Ok(Some((page, next)))
+        }
+    })
+    .boxed()
+}
+
 /// The entry of a prefix that has objects below it (a bucket root, a "directory").
 fn directory(location: &Location) -> Entry {
     Entry {
@@ -220,11 +245,11 @@ impl Storage for S3Storage {
                 checksum: info.crc32c.map(Checksum::Crc32c),
             });
         }
-        let (page, _) = self
+        let page = self
             .core
-            .s3_list_page(location, &list_prefix(location), None, Some(1))
+            .s3_list_page(location, &list_prefix(location), None, Some(1), false)
             .await?;
-        if page.is_empty() {
+        if page.objects.is_empty() {
             Err(not_found("no such object or prefix"))
         } else {
             Ok(directory(location))
@@ -232,30 +257,17 @@ impl Storage for S3Storage {
     }
 
     fn list(&self, prefix: &Location) -> ListStream {
-        enum Page {
-            First,
-            Next(String),
-        }
-        let (core, hints) = (self.core.clone(), self.hints.clone());
+        let hints = self.hints.clone();
         let root = prefix.clone();
-        let key_prefix = list_prefix(prefix);
-        futures::stream::try_unfold(Some(Page::First), move |state| {
-            let (core, root, key_prefix) = (core.clone(), root.clone(), key_prefix.clone());
-            let hints = hints.clone();
-            async move {
-                let token = match state {
-                    None => return Ok(None),
-                    Some(Page::First) => None,
-                    Some(Page::Next(token)) => Some(token),
-                };
-                let (objects, next) = core.s3_list_page(&root, &key_prefix, token, None).await?;
-                let mut entries = Vec::with_capacity(objects.len());
-                for object in objects {
+        pages(self.core.clone(), prefix, false)
+            .and_then(move |page| {
+                let mut entries = Vec::with_capacity(page.objects.len());
+                for object in page.objects {
                     if object.key.ends_with('/') {
                         continue; // a directory marker, not data
                     }
                     if !representable(&object.key) {
-                        return Err(Error::new(
+                        return futures::future::ready(Err(Error::new(
                             ErrorKind::InvalidInput,
                             format!(
                                 "object key {:?} has empty, '.' or '..' path segments, which ferry cannot copy faithfully",
@@ -263,7 +275,7 @@ impl Storage for S3Storage {
                             ),
                         )
                         .with_operation("list")
-                        .with_context("path", &root));
+                        .with_context("path", &root)));
                     }
                     let location = root.with_path(&object.key);
                     if let Some(etag) = object.etag {
@@ -277,35 +289,19 @@ impl Storage for S3Storage {
                         checksum: None,
                     }));
                 }
-                Ok(Some((
-                    futures::stream::iter(entries),
-                    next.map(Page::Next),
-                )))
-            }
-        })
-        .try_flatten()
-        .boxed()
+                futures::future::ready(Ok(futures::stream::iter(entries)))
+            })
+            .try_flatten()
+            .boxed()
     }
 
     fn list_dir(&self, dir: &Location) -> ListStream {
-        enum Page {
-            First,
-            Next(String),
-        }
-        let core = self.core.clone();
         let root = dir.clone();
         let key_prefix = list_prefix(dir);
-        futures::stream::try_unfold(Some(Page::First), move |state| {
-            let (core, root, key_prefix) = (core.clone(), root.clone(), key_prefix.clone());
-            async move {
-                let token = match state {
-                    None => return Ok(None),
-                    Some(Page::First) => None,
-                    Some(Page::Next(token)) => Some(token),
-                };
-                let (objects, prefixes, next) =
-                    core.s3_list_dir_page(&root, &key_prefix, token).await?;
-                let files = objects
+        pages(self.core.clone(), dir, true)
+            .map_ok(move |page| {
+                let files = page
+                    .objects
                     .into_iter()
                     .filter(|o| !o.key.ends_with('/') && representable(&o.key))
                     .map(|o| Entry {
@@ -316,17 +312,17 @@ impl Storage for S3Storage {
                         checksum: None,
                     });
                 // `a//b` lists a common prefix `a/` + `/`: not a directory ferry can name.
-                let dirs = prefixes
+                let dirs = page
+                    .prefixes
                     .into_iter()
                     .filter_map(|p| p.strip_suffix('/').map(str::to_string))
                     .filter(|p| p.len() > key_prefix.len() && representable(p))
                     .map(|p| directory(&root.with_path(&p)));
                 let entries: Vec<Result<Entry>> = files.chain(dirs).map(Ok).collect();
-                Ok(Some((futures::stream::iter(entries), next.map(Page::Next))))
-            }
-        })
-        .try_flatten()
-        .boxed()
+                futures::stream::iter(entries)
+            })
+            .try_flatten()
+            .boxed()
     }
 
     async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream> {

@@ -96,7 +96,6 @@ impl S3Settings {
             copy_threshold: DEFAULT_COPY_THRESHOLD,
             copy_part_size: DEFAULT_COPY_PART_SIZE,
             copy_concurrency: DEFAULT_COPY_CONCURRENCY,
-            response_timeout: Some(DEFAULT_RESPONSE_TIMEOUT),
             ..S3Settings::default()
         };
         if let Some(dir) = options.get("flink_conf_dir") {
@@ -155,18 +154,9 @@ impl S3Settings {
                 .filter(|n| *n > 0)
                 .ok_or_else(|| invalid("copy_concurrency must be a positive number"))?;
         }
-        if let Some(v) = opt("response_timeout") {
-            let seconds: f64 = v
-                .strip_suffix('s')
-                .unwrap_or(&v)
-                .parse()
-                .ok()
-                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-                .ok_or_else(|| {
-                    invalid("response_timeout must be seconds, e.g. 300 or 2.5s (0: no limit)")
-                })?;
-            settings.response_timeout = (seconds > 0.0).then(|| Duration::from_secs_f64(seconds));
-        }
+        settings.response_timeout = options
+            .timeout("response_timeout", Some(DEFAULT_RESPONSE_TIMEOUT))
+            .map_err(|e| invalid(&e))?;
         settings.endpoint = settings.endpoint.map(|e| normalize_endpoint(&e));
         if settings.access_key_id.is_some() != settings.secret_access_key.is_some() {
             return Err(invalid(

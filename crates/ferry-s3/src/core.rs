@@ -55,6 +55,16 @@ pub(crate) struct Listed {
     pub etag: Option<String>,
 }
 
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub(crate) struct ListPage {
+    pub objects: Vec<Listed>,
+    /// Common prefixes (delimited listings only).
+    pub prefixes: Vec<String>,
+    /// The continuation token of the next page.
+    pub next: Option<String>,
+}
+
 /// A part of a multipart upload, as ListParts reports it.
 #[derive(Debug, Clone)]
 pub(crate) struct ListedPart {
@@ -270,7 +280,7 @@ impl S3Core {
     /// secret wrong, or a policy denies. A one-key listing (which has a body) tells; its error
     /// replaces the vague one. Only on the error path.
     async fn diagnose(&self, location: &Location, key: &str, vague: Error) -> Error {
-        match self.s3_list_page(location, key, None, Some(1)).await {
+        match self.s3_list_page(location, key, None, Some(1), false).await {
             Err(precise) if precise.kind() == ErrorKind::PermissionDenied => precise,
             _ => vague,
         }
@@ -295,61 +305,26 @@ impl S3Core {
         }
     }
 
-    /// One page of ListObjectsV2 below `prefix` (a key prefix, `""` for the bucket).
+    /// One page of ListObjectsV2 below `prefix` (a key prefix, `""` for the bucket): every key
+    /// below it, or with `delimited` only those directly under it plus the common prefixes
+    /// (each ending in `/`) that stand for its sub-directories.
     pub async fn s3_list_page(
         &self,
         location: &Location,
         prefix: &str,
         token: Option<String>,
         max_keys: Option<i32>,
-    ) -> Result<(Vec<Listed>, Option<String>)> {
+        delimited: bool,
+    ) -> Result<ListPage> {
         let (bucket, _) = bucket_key(location)?;
         let out = self
             .client
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
+            .set_delimiter(delimited.then(|| "/".to_string()))
             .set_continuation_token(token)
             .set_max_keys(max_keys)
-            .send()
-            .await
-            .map_err(|e| map_sdk(e, self.site("list", bucket, location)))?;
-        let page = out
-            .contents()
-            .iter()
-            .filter_map(|o| {
-                Some(Listed {
-                    key: o.key()?.to_string(),
-                    size: size_of(o.size()),
-                    modified: time_of(o.last_modified()),
-                    etag: o.e_tag().map(str::to_string),
-                })
-            })
-            .collect();
-        let next = match out.is_truncated() {
-            Some(true) => out.next_continuation_token().map(str::to_string),
-            _ => None,
-        };
-        Ok((page, next))
-    }
-
-    /// One page of ListObjectsV2 below `prefix` with delimiter `/`: the objects directly
-    /// under it, and the common prefixes (each ending in `/`) that stand for its
-    /// sub-directories.
-    pub async fn s3_list_dir_page(
-        &self,
-        location: &Location,
-        prefix: &str,
-        token: Option<String>,
-    ) -> Result<(Vec<Listed>, Vec<String>, Option<String>)> {
-        let (bucket, _) = bucket_key(location)?;
-        let out = self
-            .client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .delimiter("/")
-            .set_continuation_token(token)
             .send()
             .await
             .map_err(|e| map_sdk(e, self.site("list", bucket, location)))?;
@@ -374,7 +349,11 @@ impl S3Core {
             Some(true) => out.next_continuation_token().map(str::to_string),
             _ => None,
         };
-        Ok((objects, prefixes, next))
+        Ok(ListPage {
+            objects,
+            prefixes,
+            next,
+        })
     }
 
     /// GET of `range` (or all): the body, or `None` when the range starts at or after the end

@@ -4,24 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use ferry_conformance::silent_server;
 use ferry_core::{BackendOptions, Location, Storage};
 use ferry_s3::S3Storage;
-use tokio::io::AsyncReadExt;
-
-/// Listens on 127.0.0.1, reads whatever comes, answers nothing; returns the endpoint.
-async fn silent_server() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buffer = [0u8; 4096];
-                while matches!(socket.read(&mut buffer).await, Ok(n) if n > 0) {}
-            });
-        }
-    });
-    endpoint
-}
 
 fn options(endpoint: &str) -> BackendOptions {
     BackendOptions::new()

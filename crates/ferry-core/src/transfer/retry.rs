@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// How often and how patiently to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +42,27 @@ impl RetryPolicy {
         capped + capped.mul_f64(f64::from(nanos % 1000) / 4000.0)
     }
 
-    /// Runs `attempt` until it succeeds, fails permanently, or the retries run out.
-    pub async fn run<T, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T>
+    /// Runs `attempt` until it succeeds, fails permanently, or the retries run out; then the
+    /// error is marked `Persistent`, so that no outer layer retries it again.
+    pub async fn run<T, F, Fut>(&self, what: &str, attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.run_when(what, Error::is_temporary, attempt)
+            .await
+            .map_err(Error::persistent)
+    }
+
+    /// Runs `attempt` again while it fails with an error `retryable` accepts and retries
+    /// remain; the last error is returned as it is. For a backend's own, inner retries: its
+    /// temporary errors stay temporary, so the engine may still retry the whole file.
+    pub async fn run_when<T, F, Fut>(
+        &self,
+        what: &str,
+        retryable: impl Fn(&Error) -> bool,
+        mut attempt: F,
+    ) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -51,14 +70,13 @@ impl RetryPolicy {
         let mut tries = 0;
         loop {
             match attempt().await {
-                Ok(value) => return Ok(value),
-                Err(err) if err.is_temporary() && tries < self.retries => {
+                Err(err) if retryable(&err) && tries < self.retries => {
                     let delay = self.delay(tries);
                     tracing::warn!(%err, attempt = tries + 1, ?delay, "retrying {what}");
                     tries += 1;
                     tokio::time::sleep(delay).await;
                 }
-                Err(err) => return Err(err.persistent()),
+                other => return other,
             }
         }
     }
@@ -67,7 +85,7 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{Error, ErrorKind, Retry};
+    use crate::error::{ErrorKind, Retry};
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn fast(retries: u32) -> RetryPolicy {
@@ -106,6 +124,37 @@ mod tests {
             .unwrap_err();
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         assert_eq!(err.retry(), Retry::Persistent);
+    }
+
+    #[tokio::test]
+    async fn run_when_retries_what_it_is_told_and_keeps_the_last_error_as_is() {
+        let calls = AtomicU32::new(0);
+        let err = fast(2)
+            .run_when(
+                "op",
+                |e| e.kind() == ErrorKind::ConditionNotMatch,
+                || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err::<(), _>(Error::new(ErrorKind::ConditionNotMatch, "not yet").temporary())
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(err.retry(), Retry::Temporary);
+        let calls = AtomicU32::new(0);
+        fast(2)
+            .run_when(
+                "op",
+                |e| e.kind() == ErrorKind::ConditionNotMatch,
+                || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err::<(), _>(Error::new(ErrorKind::Unexpected, "other").temporary())
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
