@@ -11,6 +11,7 @@ mod units;
 use clap::Parser;
 
 fn main() {
+    fixed_mmap_threshold();
     let cli = cli::Cli::parse();
     init_tracing(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -42,3 +43,20 @@ fn init_tracing(global: &cli::GlobalArgs) {
         .with_target(false)
         .init();
 }
+
+/// Has glibc serve allocations of 1 MiB and more with their own mappings, returned to the
+/// system when freed. glibc otherwise raises that threshold to the size of the largest buffer
+/// freed so far, after which freed part buffers stay in its per-thread arenas: when the buffer
+/// pool frees idle buffers to give their budget to small files, RSS then grows by what the
+/// arenas keep (measured: 95 → 140 MiB on the 1 GiB S3 download).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn fixed_mmap_threshold() {
+    // SAFETY: mallopt only changes a glibc tunable; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fixed_mmap_threshold() {}

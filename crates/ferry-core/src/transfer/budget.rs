@@ -1,7 +1,8 @@
 //! The byte budget: a semaphore over bytes that every in-flight buffer must hold a share of.
 //!
 //! This is what bounds ferry's memory whatever the data size: a part buffer is allocated only
-//! after its bytes were granted, and the grant is released when the buffer has been written.
+//! after its bytes were granted, and the grant is released when the buffer's write has
+//! returned, or kept by the buffer while it waits idle in the pool ([`super::buffers`]).
 //! The budget also records its peak use, so tests can assert the bound.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,13 +56,31 @@ impl ByteBudget {
     /// Waits until `bytes` can be granted. A request above the whole budget is clamped to it, so
     /// it waits for every other grant to return instead of waiting forever.
     pub async fn acquire(&self, bytes: u64) -> BudgetGrant {
-        let units = bytes.div_ceil(UNIT).clamp(1, self.total_units);
         let permit = self
             .semaphore
             .clone()
-            .acquire_many_owned(units as u32)
+            .acquire_many_owned(self.units(bytes))
             .await
             .expect("the budget semaphore is never closed");
+        self.grant(permit, bytes)
+    }
+
+    /// Grants `bytes` if they are free now and nobody is waiting for budget (the semaphore
+    /// hands returned bytes to waiters first).
+    pub fn try_acquire(&self, bytes: u64) -> Option<BudgetGrant> {
+        let permit = self
+            .semaphore
+            .clone()
+            .try_acquire_many_owned(self.units(bytes))
+            .ok()?;
+        Some(self.grant(permit, bytes))
+    }
+
+    fn units(&self, bytes: u64) -> u32 {
+        bytes.div_ceil(UNIT).clamp(1, self.total_units) as u32
+    }
+
+    fn grant(&self, permit: OwnedSemaphorePermit, bytes: u64) -> BudgetGrant {
         let now = self.in_use.fetch_add(bytes, Ordering::SeqCst) + bytes;
         self.peak.fetch_max(now, Ordering::SeqCst);
         BudgetGrant {

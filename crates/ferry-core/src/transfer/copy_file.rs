@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
+use super::buffers::{GrantGuard, PartBuffer};
 use super::journal::Record;
 use super::plan::read_crc;
 use super::report::Action;
@@ -99,9 +100,21 @@ impl Context {
         }
     }
 
-    /// Reads `range` of the source into one buffer, checking its length.
-    async fn read_part(&self, file: &SourceFile, offset: u64, len: u64) -> Result<Bytes> {
-        let buffer = self.buffers.take(len as usize);
+    /// Reads `len` bytes at `offset` of the source into one buffer, checking the length.
+    /// Returns the data and the guard of its budget grant, to hold until the write of the data
+    /// returns ([`BufferPool::freeze`](super::buffers::BufferPool::freeze)).
+    async fn read_part(
+        &self,
+        file: &SourceFile,
+        offset: u64,
+        len: u64,
+    ) -> Result<(Bytes, GrantGuard)> {
+        let PartBuffer { buffer, grant } = self.read_buffer(file, offset, len).await?;
+        Ok(self.buffers.freeze(buffer, grant))
+    }
+
+    async fn read_buffer(&self, file: &SourceFile, offset: u64, len: u64) -> Result<PartBuffer> {
+        let PartBuffer { buffer, grant } = self.buffers.take(len as usize).await;
         let (buffer, filled) = self
             .src
             .storage
@@ -116,7 +129,7 @@ impl Context {
             )
             .with_context("path", &file.entry.location));
         }
-        Ok(self.buffers.freeze(buffer))
+        Ok(PartBuffer { buffer, grant })
     }
 
     async fn single(
@@ -125,8 +138,7 @@ impl Context {
         staging: &Location,
     ) -> Result<(Option<u32>, WriteReceipt)> {
         let size = file.entry.size;
-        let _grant = self.budget.acquire(size).await;
-        let data = self
+        let (data, grant) = self
             .opts
             .retry
             .run("read", || self.read_part(file, 0, size))
@@ -141,6 +153,9 @@ impl Context {
                 self.dst.storage.put(staging, data.clone(), &options)
             })
             .await?;
+        // The data first, so that its buffer goes back to the pool with the grant.
+        drop(data);
+        drop(grant);
         self.observer.transferred(size);
         Ok((Some(crc), receipt))
     }
@@ -160,8 +175,7 @@ impl Context {
             if self.src.storage.capabilities().ranged_reads {
                 while written < size {
                     let len = part_size.min(size - written);
-                    let _grant = self.budget.acquire(len).await;
-                    let data = self
+                    let (data, _grant) = self
                         .opts
                         .retry
                         .run("read", || self.read_part(file, written, len))
@@ -176,7 +190,7 @@ impl Context {
                 let mut source = self.src.storage.read(&file.entry.location, None).await?;
                 while let Some(chunk) = source.try_next().await? {
                     let len = chunk.len() as u64;
-                    let _grant = self.budget.acquire(len).await;
+                    let _grant = self.buffers.grant(len).await;
                     crc = crc32c_append(crc, &chunk);
                     self.pace(len).await;
                     writer.write(chunk).await?;
@@ -211,7 +225,7 @@ impl Context {
         let part_size = self.part_size_for(size);
         let parts = size.div_ceil(part_size) as u32;
         let (upload, done) = self.open_upload(file, staging, part_size).await?;
-        let part_concurrency = (self.budget.total() / part_size).max(1) as usize;
+        let part_concurrency = (self.buffers.budget().total() / part_size).max(1) as usize;
         let done = &done;
         let upload_ref = &upload;
         let results: Result<Vec<(PartReceipt, u32)>> = futures::stream::iter(0..parts)
@@ -221,12 +235,11 @@ impl Context {
                 }
                 let offset = u64::from(index) * part_size;
                 let len = part_size.min(size - offset);
-                let _grant = self.budget.acquire(len).await;
                 let (receipt, crc) = self
                     .opts
                     .retry
                     .run("part", || async {
-                        let data = self.read_part(file, offset, len).await?;
+                        let (data, _grant) = self.read_part(file, offset, len).await?;
                         let crc = crc32c(&data);
                         self.pace(len).await;
                         let receipt = upload_ref.put_part(index, offset, data, crc).await?;

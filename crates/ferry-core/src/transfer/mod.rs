@@ -8,7 +8,8 @@
 //!    copied it, or `--update` finds it unchanged), copy it server-side, copy it in parallel
 //!    parts (ranged reads + multipart writes), stream it part by part, or copy it in one piece.
 //! 3. **Copy** ([`copy_file`]): at most `concurrency` files at once, and within them at most
-//!    `memory_budget` bytes of buffers at once ([`budget`]). Every byte read is CRC32C'd.
+//!    `memory_budget` bytes of buffers at once ([`budget`], asked through [`buffers`], whose
+//!    idle buffers hold budget too). Every byte read is CRC32C'd.
 //! 4. **Verify** every file before it takes its final name: the destination's size always, the
 //!    store's own checksum where it reports one, and a full re-read with `--verify full`. A
 //!    mismatch deletes the output and retries the file.
@@ -157,7 +158,7 @@ pub(crate) struct Context {
     pub src: Endpoint,
     pub dst: Endpoint,
     pub opts: CopyOptions,
-    pub budget: ByteBudget,
+    /// Part buffers, and the byte budget every buffer is granted from.
     pub buffers: BufferPool,
     pub limiter: Option<RateLimiter>,
     pub journal: Option<Journal>,
@@ -261,8 +262,8 @@ impl Context {
         opts.memory_budget = opts.memory_budget.max(opts.part_size);
         let journal = open_journal(&opts, job_key, &src, &dst)?;
         Ok(Context {
-            budget: ByteBudget::new(opts.memory_budget),
             buffers: BufferPool::new(
+                ByteBudget::new(opts.memory_budget),
                 opts.part_size as usize,
                 (opts.memory_budget / opts.part_size) as usize,
             ),
@@ -308,7 +309,7 @@ async fn run(context: Context, files: FileStream, started: Instant) -> Result<Co
         context.observer.finished(&outcome);
         report.record(&outcome);
     }
-    report.peak_buffered_bytes = context.budget.peak();
+    report.peak_buffered_bytes = context.buffers.budget().peak();
     report.finish(started.elapsed());
     Ok(report)
 }

@@ -151,8 +151,11 @@ fn context(src: &MemoryStorage, dst: &MemoryStorage) -> Context {
     Context {
         src: endpoint(src, "mem://s/"),
         dst: endpoint(dst, "mem://d/"),
-        budget: budget::ByteBudget::new(opts.memory_budget),
-        buffers: buffers::BufferPool::new(opts.part_size as usize, 4),
+        buffers: buffers::BufferPool::new(
+            budget::ByteBudget::new(opts.memory_budget),
+            opts.part_size as usize,
+            4,
+        ),
         limiter: None,
         journal: None,
         observer: Arc::new(NoopObserver),
