@@ -7,9 +7,9 @@
 //! [`Bytes`] whose owner returns the memory to the pool when the last reference drops.
 //!
 //! **Every buffer holds budget, idle ones too.** [`BufferPool::take`] grants a buffer's
-//! footprint (a whole pooled buffer for pooled sizes, however little of it is used), and the
-//! grant travels with the buffer into its `Bytes` until the last reference drops; an idle
-//! buffer keeps its grant. So buffers in use, idle buffers and small unpooled buffers together
+//! footprint (a whole pooled buffer for pooled sizes, however little of it is used). The
+//! engine holds the grant until the write of the buffer returns; a pooled buffer the store has
+//! let go of by then goes back to the pool with the grant, and an idle buffer keeps it. So buffers in use, idle buffers and small unpooled buffers together
 //! stay within the budget. (Before, idle buffers were outside it, and a mix of large and
 //! small files could hold the budget plus a budget's worth of idle buffers.) A request that
 //! finds the budget short first frees idle buffers, and while a request for unpooled memory
