@@ -85,9 +85,9 @@ impl BufferPool {
             std::mem::take(&mut idle.buffers)
         };
         drop(freed);
-        let grant = self.budget.acquire(bytes).await;
-        self.lock().starving -= 1;
-        grant
+        // Counted out again even if this wait is cancelled.
+        let _starving = Starving(self);
+        self.budget.acquire(bytes).await
     }
 
     /// A buffer of exactly `len` bytes (contents unspecified) with the budget it takes: a
@@ -163,6 +163,15 @@ impl BufferPool {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A request for unpooled memory waiting for budget; counted out when dropped.
+struct Starving<'a>(&'a BufferPool);
+
+impl Drop for Starving<'_> {
+    fn drop(&mut self) {
+        self.0.lock().starving -= 1;
     }
 }
 
@@ -356,5 +365,16 @@ mod tests {
             "handed on, not freed and allocated again"
         );
         assert_eq!(pool.budget().peak(), 2 << 20);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_wait_stops_counting_as_waiting() {
+        let pool = pool(2, 2 * MIB, 4);
+        let held = pool.take(2 * MIB).await;
+        let cancelled = tokio::time::timeout(Duration::from_millis(20), pool.take(MIB / 2)).await;
+        assert!(cancelled.is_err(), "the budget is all out");
+        let PartBuffer { buffer, grant } = held;
+        drop(pool.freeze(buffer, grant));
+        assert_eq!(pool.idle(), 1, "nobody waits any more: the buffer is kept");
     }
 }
