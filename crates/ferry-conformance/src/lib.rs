@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use ferry_core::storage::{read_to_bytes, Storage, WriteOptions};
-use ferry_core::{ErrorKind, Location};
+use ferry_core::{Error, ErrorKind, Location};
 use futures::TryStreamExt;
 
 /// The outcome of one check.
@@ -611,4 +611,25 @@ pub async fn silent_server() -> String {
         }
     });
     endpoint
+}
+
+/// `stat`s `at` on `store`, which must point at [`silent_server`] `endpoint`, and checks that
+/// it gives up rather than hangs: a temporary error naming the endpoint and the object's path.
+/// Returns the error and how long it took, for the backend's own checks (attempts, wording).
+pub async fn stat_gives_up_on_silent_server(
+    store: &dyn Storage,
+    at: &Location,
+    endpoint: &str,
+) -> (Error, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let err = tokio::time::timeout(std::time::Duration::from_secs(60), store.stat(at))
+        .await
+        .expect("stat hung on a silent server")
+        .expect_err("a silent server answered");
+    let took = started.elapsed();
+    assert!(err.is_temporary(), "{err}");
+    let text = err.to_string();
+    assert!(text.contains(endpoint), "{text}");
+    assert!(text.contains(at.path().trim_start_matches('/')), "{text}");
+    (err, took)
 }

@@ -230,13 +230,28 @@ mod tests {
         BufferPool::new(ByteBudget::new(budget_mib << 20), capacity, max_idle)
     }
 
-    /// One write of a `len`-byte buffer by a store that is done with the data when the write
-    /// returns: the data drops first, then the guard.
-    async fn write_once(pool: &BufferPool, len: usize) {
-        let PartBuffer { buffer, grant } = pool.take(len).await;
-        let (data, guard) = pool.freeze(buffer, grant);
+    /// `part` written by a store that is done with the data when the write returns: the data
+    /// drops first, then the guard.
+    fn written(pool: &BufferPool, part: PartBuffer) {
+        let (data, guard) = pool.freeze(part.buffer, part.grant);
         drop(data);
         drop(guard);
+    }
+
+    /// Asks for `len` bytes while `held` takes the whole budget, checks that the request waits,
+    /// writes `held` and returns what the request then got.
+    async fn take_after(pool: &BufferPool, held: PartBuffer, len: usize) -> PartBuffer {
+        let waiter = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.take(len).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "the budget is all out");
+        written(pool, held);
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("the returned buffer's budget goes to the waiter")
+            .unwrap()
     }
 
     #[tokio::test]
@@ -263,7 +278,7 @@ mod tests {
         let small = pool.take(1000).await;
         assert_eq!(pool.budget().peak(), 1000);
         drop(small);
-        write_once(&pool, 1000).await;
+        written(&pool, pool.take(1000).await);
         assert_eq!(pool.idle(), 0);
         // A pooled size takes a whole buffer's worth of budget, whatever its length.
         let _mid = pool.take(MIB + 1).await;
@@ -274,9 +289,8 @@ mod tests {
     async fn idle_buffers_are_capped() {
         let pool = pool(8, MIB, 1);
         let (a, b) = (pool.take(MIB).await, pool.take(MIB).await);
-        for PartBuffer { buffer, grant } in [a, b] {
-            drop(pool.freeze(buffer, grant));
-        }
+        written(&pool, a);
+        written(&pool, b);
         assert_eq!(pool.idle(), 1);
         assert!(
             pool.budget().try_acquire(7 << 20).is_some(),
@@ -289,9 +303,8 @@ mod tests {
         // 4 MiB of budget: two 2 MiB buffers in use, then idle.
         let pool = pool(4, 2 * MIB, 4);
         let (a, b) = (pool.take(2 * MIB).await, pool.take(2 * MIB).await);
-        for PartBuffer { buffer, grant } in [a, b] {
-            drop(pool.freeze(buffer, grant));
-        }
+        written(&pool, a);
+        written(&pool, b);
         assert_eq!(pool.idle(), 2);
         assert!(
             pool.budget().try_acquire(1024).is_none(),
@@ -323,20 +336,8 @@ mod tests {
     #[tokio::test]
     async fn no_buffer_is_kept_idle_while_someone_waits() {
         let pool = pool(2, 2 * MIB, 4);
-        let PartBuffer { buffer, grant } = pool.take(2 * MIB).await;
-        let waiter = tokio::spawn({
-            let pool = pool.clone();
-            async move { pool.take(MIB / 2).await }
-        });
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!waiter.is_finished(), "the budget is all out");
-        let (data, guard) = pool.freeze(buffer, grant);
-        drop(data);
-        drop(guard);
-        let served = tokio::time::timeout(Duration::from_secs(5), waiter)
-            .await
-            .expect("the returned buffer's budget goes to the waiter")
-            .unwrap();
+        let held = pool.take(2 * MIB).await;
+        let served = take_after(&pool, held, MIB / 2).await;
         assert_eq!(pool.idle(), 0);
         assert_eq!(served.buffer.len(), MIB / 2);
     }
@@ -344,21 +345,9 @@ mod tests {
     #[tokio::test]
     async fn a_request_for_a_pooled_buffer_gets_the_first_one_back() {
         let pool = pool(2, 2 * MIB, 4);
-        let PartBuffer { buffer, grant } = pool.take(2 * MIB).await;
-        let ptr = buffer.as_ptr() as usize;
-        let waiter = tokio::spawn({
-            let pool = pool.clone();
-            async move { pool.take(2 * MIB).await }
-        });
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!waiter.is_finished(), "the budget is all out");
-        let (data, guard) = pool.freeze(buffer, grant);
-        drop(data);
-        drop(guard);
-        let served = tokio::time::timeout(Duration::from_secs(5), waiter)
-            .await
-            .expect("the returned buffer is handed on")
-            .unwrap();
+        let held = pool.take(2 * MIB).await;
+        let ptr = held.buffer.as_ptr() as usize;
+        let served = take_after(&pool, held, 2 * MIB).await;
         assert_eq!(
             served.buffer.as_ptr() as usize,
             ptr,
@@ -373,8 +362,7 @@ mod tests {
         let held = pool.take(2 * MIB).await;
         let cancelled = tokio::time::timeout(Duration::from_millis(20), pool.take(MIB / 2)).await;
         assert!(cancelled.is_err(), "the budget is all out");
-        let PartBuffer { buffer, grant } = held;
-        drop(pool.freeze(buffer, grant));
+        written(&pool, held);
         assert_eq!(pool.idle(), 1, "nobody waits any more: the buffer is kept");
     }
 }

@@ -109,11 +109,6 @@ impl Context {
         offset: u64,
         len: u64,
     ) -> Result<(Bytes, GrantGuard)> {
-        let PartBuffer { buffer, grant } = self.read_buffer(file, offset, len).await?;
-        Ok(self.buffers.freeze(buffer, grant))
-    }
-
-    async fn read_buffer(&self, file: &SourceFile, offset: u64, len: u64) -> Result<PartBuffer> {
         let PartBuffer { buffer, grant } = self.buffers.take(len as usize).await;
         let (buffer, filled) = self
             .src
@@ -129,7 +124,7 @@ impl Context {
             )
             .with_context("path", &file.entry.location));
         }
-        Ok(PartBuffer { buffer, grant })
+        Ok(self.buffers.freeze(buffer, grant))
     }
 
     async fn single(

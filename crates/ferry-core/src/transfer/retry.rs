@@ -128,33 +128,27 @@ mod tests {
 
     #[tokio::test]
     async fn run_when_retries_what_it_is_told_and_keeps_the_last_error_as_is() {
-        let calls = AtomicU32::new(0);
-        let err = fast(2)
-            .run_when(
-                "op",
-                |e| e.kind() == ErrorKind::ConditionNotMatch,
-                || async {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    Err::<(), _>(Error::new(ErrorKind::ConditionNotMatch, "not yet").temporary())
-                },
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        // Attempts made, and the error returned, when every attempt fails with `kind`.
+        let attempts = |kind: ErrorKind| async move {
+            let calls = AtomicU32::new(0);
+            let err = fast(2)
+                .run_when(
+                    "op",
+                    |e| e.kind() == ErrorKind::ConditionNotMatch,
+                    || async {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        Err::<(), _>(Error::new(kind, "failed").temporary())
+                    },
+                )
+                .await
+                .unwrap_err();
+            (calls.load(Ordering::SeqCst), err)
+        };
+        let (calls, err) = attempts(ErrorKind::ConditionNotMatch).await;
+        assert_eq!(calls, 3);
         assert_eq!(err.retry(), Retry::Temporary);
-        let calls = AtomicU32::new(0);
-        fast(2)
-            .run_when(
-                "op",
-                |e| e.kind() == ErrorKind::ConditionNotMatch,
-                || async {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    Err::<(), _>(Error::new(ErrorKind::Unexpected, "other").temporary())
-                },
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let (calls, _) = attempts(ErrorKind::Unexpected).await;
+        assert_eq!(calls, 1);
     }
 
     #[tokio::test]
