@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ferry_conformance::{silent_server, stat_gives_up_on_silent_server};
-use ferry_core::{BackendOptions, Location, Storage};
+use ferry_core::{BackendOptions, Location};
 use ferry_gcs::GcsStorage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ferry_conformance::{silent_server, stat_gives_up_on_silent_server};
-use ferry_core::{BackendOptions, Location, Storage};
+use ferry_core::{BackendOptions, Location};
 use ferry_s3::S3Storage;
 
 fn options(endpoint: &str) -> BackendOptions {
