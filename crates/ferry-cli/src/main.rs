@@ -11,7 +11,7 @@ mod units;
 use clap::Parser;
 
 fn main() {
-    fixed_mmap_threshold();
+    tune_malloc();
     let cli = cli::Cli::parse();
     init_tracing(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -44,19 +44,28 @@ fn init_tracing(global: &cli::GlobalArgs) {
         .init();
 }
 
-/// Has glibc serve allocations of 1 MiB and more with their own mappings, returned to the
-/// system when freed. glibc otherwise raises that threshold to the size of the largest buffer
-/// freed so far, after which freed part buffers stay in its per-thread arenas: when the buffer
-/// pool frees idle buffers to give their budget to small files, RSS then grows by what the
-/// arenas keep (measured: 95 → 140 MiB on the 1 GiB S3 download).
+/// Has glibc recycle freed part buffers instead of handing them back to the kernel.
+///
+/// The buffer pool bounds the bytes of live buffers, not how often they are allocated: in a
+/// tree of large and small files it frees idle part buffers to give their budget to small
+/// files, and allocates new ones for the next parts. With glibc's defaults each 8 MiB buffer
+/// is its own mapping, unmapped when freed, so every new one costs 2 048 page faults and a
+/// zeroing: measured on the 1 GiB S3 download, 210 000 faults and 2 s of system CPU. Served
+/// from one heap (one arena, mappings only above 32 MiB, no trimming below 128 MiB), freed
+/// buffers are reused as they are: 22 000 faults, 1.3 s. The heap stays as large as the most
+/// memory live at once, which the pool bounds: peak RSS measured 93–104 MiB, as before. One
+/// arena (not one per thread) is what keeps freed buffers usable by every thread; several
+/// arenas each kept their own (RSS up to 147 MiB).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-fn fixed_mmap_threshold() {
-    // SAFETY: mallopt only changes a glibc tunable; called before any other thread exists.
+fn tune_malloc() {
+    // SAFETY: mallopt only changes glibc tunables; called before any other thread exists.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn fixed_mmap_threshold() {}
+fn tune_malloc() {}

@@ -73,10 +73,13 @@ pub(crate) struct ListedPart {
     pub crc32c: Option<u32>,
 }
 
-/// The SDK client of one store, and how to name its endpoint in messages.
+/// The SDK clients of one store, and how to name its endpoint in messages.
 #[derive(Debug, Clone)]
 pub(crate) struct S3Core {
+    /// Retries by the SDK's standard policy: for calls the engine does not retry itself.
     client: Client,
+    /// One attempt per call: for reads, writes and copies, which the engine retries.
+    single_attempt: Client,
     /// `http://127.0.0.1:8333` or `AWS S3 (us-east-1)`: for messages and the identity.
     pub endpoint_label: String,
 }
@@ -90,11 +93,6 @@ pub(crate) fn bucket_key(location: &Location) -> Result<(&str, &str)> {
             format!("{location} names no bucket; write s3://bucket/key"),
         )),
     }
-}
-
-/// SDK settings for requests the engine retries itself: one attempt.
-fn once() -> aws_sdk_s3::config::Builder {
-    aws_sdk_s3::config::Builder::default().retry_config(RetryConfig::disabled())
 }
 
 fn size_of(value: Option<i64>) -> u64 {
@@ -228,6 +226,14 @@ impl S3Core {
         };
         Ok((
             S3Core {
+                // Built once, not per request: a per-request config override rebuilds the
+                // SDK's runtime components each time, measurable CPU on small objects.
+                single_attempt: Client::from_conf(
+                    config
+                        .to_builder()
+                        .retry_config(RetryConfig::disabled())
+                        .build(),
+                ),
                 client: Client::from_conf(config),
                 endpoint_label,
             },
@@ -365,13 +371,11 @@ impl S3Core {
     ) -> Result<Option<ByteStream>> {
         let (bucket, key) = bucket_key(location)?;
         let result = self
-            .client
+            .single_attempt
             .get_object()
             .bucket(bucket)
             .key(key)
             .set_range(range.map(|r| format!("bytes={}-{}", r.start, r.end - 1)))
-            .customize()
-            .config_override(once())
             .send()
             .await;
         match result {
@@ -387,7 +391,7 @@ impl S3Core {
         let (bucket, key) = bucket_key(location)?;
         let len = data.len() as i64;
         let out = self
-            .client
+            .single_attempt
             .put_object()
             .bucket(bucket)
             .key(key)
@@ -396,7 +400,6 @@ impl S3Core {
             .body(ByteStream::from(data))
             .customize()
             .disable_payload_signing()
-            .config_override(once())
             .send()
             .await
             .map_err(|e| map_sdk(e, self.site("put", bucket, location)))?;
@@ -437,7 +440,7 @@ impl S3Core {
         let (bucket, key) = bucket_key(location)?;
         let len = data.len() as i64;
         let out = self
-            .client
+            .single_attempt
             .upload_part()
             .bucket(bucket)
             .key(key)
@@ -448,7 +451,6 @@ impl S3Core {
             .body(ByteStream::from(data))
             .customize()
             .disable_payload_signing()
-            .config_override(once())
             .send()
             .await
             .map_err(|e| {
@@ -484,7 +486,7 @@ impl S3Core {
         let (src_bucket, src_key) = bucket_key(source)?;
         let (bucket, key) = bucket_key(target)?;
         let out = self
-            .client
+            .single_attempt
             .upload_part_copy()
             .bucket(bucket)
             .key(key)
@@ -493,8 +495,6 @@ impl S3Core {
             .copy_source(encode_copy_source(src_bucket, src_key))
             .copy_source_range(format!("bytes={}-{}", range.start, range.end - 1))
             .set_copy_source_if_match(etag.map(str::to_string))
-            .customize()
-            .config_override(once())
             .send()
             .await
             .map_err(|e| {
@@ -714,15 +714,13 @@ impl S3Core {
         let (src_bucket, src_key) = bucket_key(source)?;
         let (bucket, key) = bucket_key(target)?;
         let out = self
-            .client
+            .single_attempt
             .copy_object()
             .bucket(bucket)
             .key(key)
             .copy_source(encode_copy_source(src_bucket, src_key))
             .set_copy_source_if_match(etag.map(str::to_string))
             .checksum_algorithm(ChecksumAlgorithm::Crc32C)
-            .customize()
-            .config_override(once())
             .send()
             .await
             .map_err(|e| map_sdk(e, self.site("copy", bucket, target)))?;
