@@ -80,9 +80,15 @@ pub fn measure(time_command: &mut Command, report: &Path, what: &str) -> Result<
     Ok((seconds, kib))
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+/// The median of `values` (the mean of the middle two for an even count); `NaN` for none.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
 }
 
 fn bench_cp(runs: usize) -> Result<()> {
@@ -126,7 +132,7 @@ fn bench_cp(runs: usize) -> Result<()> {
         );
     }
     clean(&scratch);
-    let (cp, fe) = (median(&mut cp_times), median(&mut ferry_times));
+    let (cp, fe) = (median(&cp_times), median(&ferry_times));
     let mb = total as f64 / 1e6;
     let peak_rss_mib = rss.iter().max().copied().unwrap_or(0) / 1024;
     let ratio = cp / fe;

@@ -17,6 +17,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
+use crate::bench::median;
 use crate::bench_s3::env_of;
 use crate::servers::{self, Paths};
 use crate::{treegen, util};
@@ -184,12 +185,6 @@ fn timed(tool: &Tool, leg: &str, src: &str, dst: &str) -> Result<(f64, u64)> {
         .args((tool.args)(src, dst))
         .envs(tool.env.iter().map(|(k, v)| (k, v)));
     crate::bench::measure(&mut command, &report, &format!("{} {leg}", tool.name))
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
 }
 
 fn report(

@@ -19,6 +19,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
+use crate::bench::median;
 use crate::servers::{self, Paths};
 use crate::{treegen, util};
 
@@ -276,12 +277,6 @@ pub fn run(args: &[&str]) -> Result<()> {
     drop(server);
     let _ = std::fs::remove_dir_all(&scratch);
     report(&tools, &times, &rss, total)
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
 }
 
 fn report(

@@ -27,6 +27,7 @@ use ferry_metadata::{
     SubtaskEntry, SubtaskState, SubtaskStates,
 };
 
+use crate::bench::median;
 use crate::bench::timed;
 use crate::bench_s3::{cleanup, env_of, install_peers, RCLONE_FLAGS};
 use crate::servers::{self, Paths};
@@ -453,12 +454,6 @@ fn run_leg(
         }
     }
     Ok(result)
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
 }
 
 /// Prints each leg's medians and the ratio of ferry's speed to the best peer's; writes JSON.

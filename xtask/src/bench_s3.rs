@@ -15,6 +15,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
+use crate::bench::median;
 use crate::servers::{self, Paths, Server};
 use crate::{treegen, util};
 
@@ -326,12 +327,6 @@ pub(crate) fn cleanup(
     if let Err(err) = servers::s3::vacuum(master) {
         eprintln!("xtask: {err:#}");
     }
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
 }
 
 fn report(
