@@ -226,8 +226,8 @@ impl S3Core {
         };
         Ok((
             S3Core {
-                // Built once, not per request: a per-request config override rebuilds the
-                // SDK's runtime components each time, measurable CPU on small objects.
+                // Built once: a per-request config override would rebuild the SDK's runtime
+                // components on every call.
                 single_attempt: Client::from_conf(
                     config
                         .to_builder()
