@@ -27,8 +27,7 @@ use ferry_metadata::{
     SubtaskEntry, SubtaskState, SubtaskStates,
 };
 
-use crate::bench::median;
-use crate::bench::timed;
+use crate::bench::{median, timed};
 use crate::bench_s3::{cleanup, env_of, install_peers, RCLONE_FLAGS};
 use crate::servers::{self, Paths};
 use crate::{treegen, util};
