@@ -47,6 +47,7 @@ checks!(
     empty_object,
     overwrite_replaces,
     ranged_reads,
+    read_into_lent_buffers,
     read_missing_is_not_found,
     streaming_writer,
     abort_leaves_nothing,
@@ -201,6 +202,36 @@ pub async fn ranged_reads(s: &dyn Storage, root: &Location) -> CheckResult {
         ensure(got == want, || {
             format!(
                 "range {start}..{end}: {} bytes differ from {}",
+                got.len(),
+                want.len()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// `read_into` replaces whatever a lent buffer held, whatever its length: the engine hands out
+/// pooled buffers with their last contents, never zeroed. Reads past the end come back short.
+pub async fn read_into_lent_buffers(s: &dyn Storage, root: &Location) -> CheckResult {
+    let at = root.join("r");
+    let data = pattern(300_000, 5);
+    put(s, &at, &data).await?;
+    for (offset, len, stale) in [
+        (0u64, 300_000usize, vec![0xEE; 400_000]), // longer than asked
+        (1, 65_537, vec![0xEE; 10]),               // shorter than asked
+        (123_456, 100_000, Vec::with_capacity(100_000)),
+        (250_000, 100_000, vec![0xEE; 100_000]), // runs past the end
+        (300_000, 10, vec![0xEE; 10]),           // at the end
+    ] {
+        let got = s
+            .read_into(&at, offset, len, stale)
+            .await
+            .map_err(err("read_into"))?;
+        let want =
+            &data[(offset as usize).min(data.len())..(offset as usize + len).min(data.len())];
+        ensure(got == want, || {
+            format!(
+                "read_into {len} at {offset}: {} bytes, want {}",
                 got.len(),
                 want.len()
             )

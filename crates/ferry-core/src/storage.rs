@@ -140,33 +140,30 @@ impl Default for Capabilities {
     }
 }
 
-/// Copies a ranged read of `location` at `offset` into `buffer`; returns the bytes read. More
-/// bytes than the buffer holds is an error: the store answered a range it was not asked for.
+/// Appends a ranged read of `location` at `offset` to `buffer` (emptied first), up to `len`
+/// bytes. More bytes than `len` is an error: the store answered a range it was not asked for.
+/// Appending, rather than copying into a slice, means a lent buffer is never zeroed first.
 pub async fn fill_from(
     mut stream: ByteStream,
-    buffer: &mut [u8],
+    buffer: &mut Vec<u8>,
+    len: usize,
     location: &Location,
     offset: u64,
-) -> Result<usize> {
+) -> Result<()> {
     use futures::TryStreamExt;
-    let mut filled = 0;
+    buffer.clear();
     while let Some(chunk) = stream.try_next().await? {
-        let room = buffer.len() - filled;
-        if chunk.len() > room {
+        if chunk.len() > len - buffer.len() {
             return Err(Error::new(
                 crate::error::ErrorKind::Unexpected,
-                format!(
-                    "the server sent more than the {} bytes asked for at offset {offset}",
-                    buffer.len()
-                ),
+                format!("the server sent more than the {len} bytes asked for at offset {offset}"),
             )
             .with_operation("read")
             .with_context("path", location));
         }
-        buffer[filled..filled + chunk.len()].copy_from_slice(&chunk);
-        filled += chunk.len();
+        buffer.extend_from_slice(&chunk);
     }
-    Ok(filled)
+    Ok(())
 }
 
 /// Options for writes.
@@ -269,23 +266,29 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// The bytes of `location`, or of `range` of it.
     async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream>;
 
-    /// Fills `buffer` with the bytes of `location` starting at `offset`, and returns it with
-    /// the number of bytes read (less than its length only at the end of the object). The
-    /// engine lends pooled buffers this way so that memory is reused; backends that can read
-    /// straight into it (one `pread`) override the default, which copies from [`Storage::read`].
+    /// Reads up to `len` bytes of `location` from `offset` into `buffer`, replacing what it
+    /// held, and returns it: its length is the number of bytes read (less than `len` only at
+    /// the end of the object). `buffer` arrives with room for `len` bytes and arbitrary
+    /// contents: the engine lends pooled buffers this way, so memory is reused and never
+    /// zeroed again. A backend that reads into a slice resizes it to `len` first (which zeroes
+    /// only bytes the buffer has never held); one that receives chunks appends them. Backends
+    /// that can read straight into it (one `pread`) override the default, which appends the
+    /// chunks of [`Storage::read`].
     async fn read_into(
         &self,
         location: &Location,
         offset: u64,
+        len: usize,
         mut buffer: Vec<u8>,
-    ) -> Result<(Vec<u8>, usize)> {
-        if buffer.is_empty() {
-            return Ok((buffer, 0));
+    ) -> Result<Vec<u8>> {
+        if len == 0 {
+            buffer.clear();
+            return Ok(buffer);
         }
-        let end = offset + buffer.len() as u64;
+        let end = offset + len as u64;
         let stream = self.read(location, Some(offset..end)).await?;
-        let filled = fill_from(stream, &mut buffer, location, offset).await?;
-        Ok((buffer, filled))
+        fill_from(stream, &mut buffer, len, location, offset).await?;
+        Ok(buffer)
     }
 
     /// Opens a streaming writer that creates or replaces `location`.

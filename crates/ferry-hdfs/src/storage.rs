@@ -581,23 +581,26 @@ impl Storage for HdfsStorage {
         &self,
         location: &Location,
         offset: u64,
+        len: usize,
         mut buffer: Vec<u8>,
-    ) -> Result<(Vec<u8>, usize)> {
+    ) -> Result<Vec<u8>> {
         let path = path_of(location);
         let reader = self
             .client
             .read(path)
             .await
             .map_err(|e| map(e, "read", path))?;
-        let len = reader.file_length() as u64;
-        let filled = len.saturating_sub(offset).min(buffer.len() as u64) as usize;
+        let file_length = reader.file_length() as u64;
+        let filled = file_length.saturating_sub(offset).min(len as u64) as usize;
+        // hdfs-native reads into a slice: this zeroes only bytes the buffer never held.
+        buffer.resize(filled, 0);
         if filled > 0 {
             reader
-                .read_range_buf(&mut buffer[..filled], offset as usize)
+                .read_range_buf(&mut buffer, offset as usize)
                 .await
                 .map_err(|e| map(e, "read", path))?;
         }
-        Ok((buffer, filled))
+        Ok(buffer)
     }
 
     async fn write(

@@ -213,13 +213,17 @@ impl Storage for LocalStorage {
         &self,
         location: &Location,
         offset: u64,
+        len: usize,
         mut buffer: Vec<u8>,
-    ) -> Result<(Vec<u8>, usize)> {
+    ) -> Result<Vec<u8>> {
         let path = local_path(location)?;
         blocking(move || {
             let file = File::open(&path).map_err(io_error("read", &path))?;
+            // `pread` fills a slice: this zeroes only bytes the buffer never held.
+            buffer.resize(len, 0);
             let filled = pread_into(&file, &path, offset, &mut buffer)?;
-            Ok((buffer, filled))
+            buffer.truncate(filled);
+            Ok(buffer)
         })
         .await
     }

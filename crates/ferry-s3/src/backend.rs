@@ -333,9 +333,10 @@ impl Storage for S3Storage {
         &self,
         location: &Location,
         offset: u64,
+        len: usize,
         buffer: Vec<u8>,
-    ) -> Result<(Vec<u8>, usize)> {
-        crate::reader::read_into(self, location, offset, buffer).await
+    ) -> Result<Vec<u8>> {
+        crate::reader::read_into(self, location, offset, len, buffer).await
     }
 
     async fn write(

@@ -110,11 +110,12 @@ impl Context {
         len: u64,
     ) -> Result<(Bytes, GrantGuard)> {
         let PartBuffer { buffer, grant } = self.buffers.take(len as usize).await;
-        let (buffer, filled) = self
+        let buffer = self
             .src
             .storage
-            .read_into(&file.entry.location, offset, buffer)
+            .read_into(&file.entry.location, offset, len as usize, buffer)
             .await?;
+        let filled = buffer.len();
         if filled as u64 != len {
             return Err(Error::new(
                 ErrorKind::Corrupted,
