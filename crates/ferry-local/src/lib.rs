@@ -1,7 +1,7 @@
 //! ferry's local-filesystem backend: `file://` URIs and plain paths.
 //!
-//! All I/O runs on tokio's blocking pool with positional reads and writes (`pread`/`pwrite`),
-//! so one large file is read and written by several parts at once. Writes create missing
+//! All I/O runs on tokio's blocking pool; each read has its own file handle and writes are
+//! positional (`pwrite`), so one large file is read and written by several parts at once. Writes create missing
 //! parent directories. Multipart uploads write parts straight into a pre-sized file at their
 //! offsets; the file's path is the upload token, so a later process can resume it. The engine
 //! writes under a temp name and renames (atomic on POSIX), so a file never appears under its
@@ -10,7 +10,7 @@
 //! Errors map `std::io::Error` kinds onto ferry's ([`ferry_core::Error::from_io`]).
 
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind as IoKind, Write};
+use std::io::{ErrorKind as IoKind, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -96,24 +96,29 @@ fn entry_of(location: Location, meta: &std::fs::Metadata) -> Entry {
 
 /// Reads up to `len` bytes at `offset` into a new buffer (short only at end of file).
 fn pread(file: &File, path: &Path, offset: u64, len: usize) -> Result<Bytes> {
-    let mut buffer = vec![0; len];
-    let filled = pread_into(file, path, offset, &mut buffer)?;
-    buffer.truncate(filled);
+    let mut buffer = Vec::new();
+    read_at_into(file, path, offset, len, &mut buffer)?;
     Ok(Bytes::from(buffer))
 }
 
-/// Fills `buffer` from `offset`; returns the bytes read (fewer only at end of file).
-fn pread_into(file: &File, path: &Path, offset: u64, buffer: &mut [u8]) -> Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match file.read_at(&mut buffer[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == IoKind::Interrupted => {}
-            Err(e) => return Err(io_error("read", path)(e)),
-        }
-    }
-    Ok(filled)
+/// Replaces the contents of `buffer` with up to `len` bytes of `file` from `offset` (fewer
+/// only at end of file). It reads into the buffer's spare capacity, so unlike `pread` into a
+/// slice nothing is zeroed first. Seeks the handle: callers give each reader its own `File`.
+fn read_at_into(
+    file: &File,
+    path: &Path,
+    offset: u64,
+    len: usize,
+    buffer: &mut Vec<u8>,
+) -> Result<()> {
+    buffer.clear();
+    buffer.reserve_exact(len);
+    let mut handle = file;
+    handle
+        .seek(SeekFrom::Start(offset))
+        .and_then(|_| handle.take(len as u64).read_to_end(buffer))
+        .map_err(io_error("read", path))?;
+    Ok(())
 }
 
 /// Creates `path` for writing, creating missing parent directories on demand.
@@ -219,10 +224,7 @@ impl Storage for LocalStorage {
         let path = local_path(location)?;
         blocking(move || {
             let file = File::open(&path).map_err(io_error("read", &path))?;
-            // `pread` fills a slice: this zeroes only bytes the buffer never held.
-            buffer.resize(len, 0);
-            let filled = pread_into(&file, &path, offset, &mut buffer)?;
-            buffer.truncate(filled);
+            read_at_into(&file, &path, offset, len, &mut buffer)?;
             Ok(buffer)
         })
         .await
