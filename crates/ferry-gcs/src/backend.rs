@@ -282,18 +282,8 @@ impl Storage for GcsStorage {
                 return Ok(futures::stream::empty().boxed());
             }
         }
-        let stream = self.core.gcs_read(location, range.clone()).await?;
-        if range.is_some() {
-            return Ok(stream);
-        }
-        // A whole read of a missing object must fail at once, not only at the first poll.
-        let mut stream = stream.peekable();
-        if let Some(Err(_)) = std::pin::Pin::new(&mut stream).peek().await {
-            if let Some(Err(err)) = stream.next().await {
-                return Err(err);
-            }
-        }
-        Ok(stream.boxed())
+        // A missing object fails here, not at the stream's first poll.
+        self.core.gcs_read(location, range).await
     }
 
     async fn write(

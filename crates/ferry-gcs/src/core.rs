@@ -460,7 +460,7 @@ impl GcsCore {
     }
 
     /// A stream of the bytes of `range` (or all) of `location`. A range starting at or past
-    /// the end yields nothing.
+    /// the end yields nothing; a missing object fails here, before the stream is returned.
     pub async fn gcs_read(
         &self,
         location: &Location,
@@ -469,24 +469,33 @@ impl GcsCore {
         let (bucket, name) = bucket_name(location)?;
         let op = self.operator(bucket)?;
         let site = self.site("read", bucket, location);
-        // Opening sends the first request; a stream that breaks later fails its part, which
-        // the engine retries.
+        // OpenDAL sends the request on the stream's first poll, so the first answer is taken
+        // here, inside `resend`: a request that gets none (a pooled connection the server had
+        // dropped: "connection reset") is sent again. A stream that breaks later fails its
+        // part, which the engine retries.
         let opened = resend("read", || async {
             let reader = op.reader(name).await.map_err(|e| from_opendal(e, site))?;
             let opened = match &range {
                 Some(r) => reader.into_stream(r.clone()).await,
                 None => reader.into_stream(..).await,
             };
-            match opened {
-                Ok(stream) => Ok(Some(stream)),
-                Err(e) if past_end(&e) => Ok(None),
-                Err(e) => Err(from_opendal(e, site)),
+            let mut stream = match opened {
+                Ok(stream) => stream,
+                Err(e) if past_end(&e) => return Ok(None),
+                Err(e) => return Err(from_opendal(e, site)),
+            };
+            match stream.next().await {
+                None => Ok(None),
+                Some(Ok(first)) => Ok(Some((first, stream))),
+                Some(Err(e)) if past_end(&e) => Ok(None),
+                Some(Err(e)) => Err(from_opendal(e, site)),
             }
         })
         .await?;
-        let Some(stream) = opened else {
+        let Some((first, rest)) = opened else {
             return Ok(futures::stream::empty().boxed());
         };
+        let stream = futures::stream::once(futures::future::ready(Ok(first))).chain(rest);
         let (bucket, location) = (bucket.to_string(), location.clone());
         let endpoint = self.endpoint_label.clone();
         Ok(stream

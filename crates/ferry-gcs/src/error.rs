@@ -265,7 +265,13 @@ pub(crate) fn from_opendal(err: opendal::Error, site: Site<'_>) -> Error {
                 Unexpected,
                 format!("request to {} failed (HTTP {status})", site.endpoint),
             ),
-            None => (Unexpected, format!("request to {} failed", site.endpoint)),
+            None => (
+                Unexpected,
+                match transport_cause(&err) {
+                    Some(cause) => format!("request to {} failed ({cause})", site.endpoint),
+                    None => format!("request to {} failed", site.endpoint),
+                },
+            ),
         },
     };
     let message = if detail.is_empty() {
@@ -280,6 +286,16 @@ pub(crate) fn from_opendal(err: opendal::Error, site: Site<'_>) -> Error {
         error
     };
     site.finish(error)
+}
+
+/// The innermost cause of a failure without a response (refused, reset, unreachable), which
+/// OpenDAL's own message ("send http request") leaves out. Transport errors name no secrets.
+fn transport_cause(err: &opendal::Error) -> Option<String> {
+    let mut source = std::error::Error::source(err)?;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    Some(clip(&source.to_string()))
 }
 
 /// The HTTP status of the response an OpenDAL error came from (OpenDAL keeps the response's
@@ -403,5 +419,22 @@ mod tests {
             site(),
         );
         assert_eq!(e.kind(), PermissionDenied);
+    }
+
+    #[test]
+    fn a_failure_without_a_response_names_its_cause() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused here");
+        let e = from_opendal(
+            opendal::Error::new(opendal::ErrorKind::Unexpected, "send http request")
+                .set_source(refused)
+                .set_temporary(),
+            site(),
+        );
+        assert!(e.is_temporary());
+        let text = e.to_string();
+        assert!(
+            text.contains("failed (refused here)") && text.contains("[send http request]"),
+            "{text}"
+        );
     }
 }

@@ -157,6 +157,22 @@ async fn requests_on_dropped_connections_are_sent_again() {
     );
     assert_eq!(read_to_bytes(&store, &at, None).await.unwrap(), content);
 
+    // Reads too: OpenDAL sends a read's request at the stream's first poll, and that request
+    // is sent again like any other.
+    let (endpoint, accepted) = dropping_relay(&env.endpoint, 2).await;
+    let store = GcsStorage::open(&BackendOptions::new().with("endpoint", &endpoint)).unwrap();
+    let range = 1000..60_000;
+    assert_eq!(
+        read_to_bytes(&store, &at, Some(range.clone()))
+            .await
+            .unwrap(),
+        content[range.start as usize..range.end as usize]
+    );
+    assert!(
+        accepted.load(Ordering::SeqCst) >= 3,
+        "the relay saw no retry"
+    );
+
     // A server that drops everything: a temporary error naming the object, not a hang.
     let (endpoint, accepted) = dropping_relay(&env.endpoint, usize::MAX).await;
     let store = GcsStorage::open(&BackendOptions::new().with("endpoint", &endpoint)).unwrap();
