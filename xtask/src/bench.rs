@@ -49,7 +49,7 @@ pub fn timed(command: &mut Command) -> Result<(f64, u64)> {
             timed.env(k, v);
         }
     }
-    measure(&mut timed, &report, &format!("{command:?}"))
+    measure(&mut timed, &report, &util::describe(command))
 }
 
 /// Runs `time_command` (a `/usr/bin/time -v -o REPORT …` command) after a `sync`; returns

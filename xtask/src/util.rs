@@ -32,11 +32,38 @@ pub fn cargo(args: &[&str]) -> Result<()> {
 pub fn run(command: &mut Command) -> Result<()> {
     let status = command
         .status()
-        .with_context(|| format!("cannot run {command:?}"))?;
+        .with_context(|| format!("cannot run {}", describe(command)))?;
     if !status.success() {
-        bail!("{command:?} failed with {status}");
+        bail!("{} failed with {status}", describe(command));
     }
     Ok(())
+}
+
+/// A command as a shell line for messages, with the values of secret-looking variables
+/// (`*SECRET*`, `*PASSWORD*`, `*TOKEN*`) hidden: even a test server's keys stay out of logs.
+pub fn describe(command: &Command) -> String {
+    let mut line = String::new();
+    if let Some(dir) = command.get_current_dir() {
+        line.push_str(&format!("cd {dir:?} && "));
+    }
+    for (key, value) in command.get_envs() {
+        let key = key.to_string_lossy();
+        let Some(value) = value else { continue };
+        let secret = ["SECRET", "PASSWORD", "TOKEN"]
+            .iter()
+            .any(|word| key.to_ascii_uppercase().contains(word));
+        let shown = if secret {
+            "***".into()
+        } else {
+            value.to_string_lossy()
+        };
+        line.push_str(&format!("{key}={shown:?} "));
+    }
+    line.push_str(&format!("{:?}", command.get_program()));
+    for arg in command.get_args() {
+        line.push_str(&format!(" {arg:?}"));
+    }
+    line
 }
 
 /// Prints a step's name and duration around its result.
@@ -47,4 +74,25 @@ pub fn step(name: &str, result: Result<()>) -> Result<()> {
         Err(err) => eprintln!("xtask: {name}: FAILED: {err:#}"),
     }
     result.with_context(|| format!("step {name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_described_without_their_secrets() {
+        let mut command = Command::new("cargo");
+        command
+            .arg("test")
+            .env("FERRY_TEST_S3_SECRET_KEY", "s3cr3t-value")
+            .env("FERRY_TEST_S3_ACCESS_KEY", "AKIDVISIBLE");
+        let line = describe(&command);
+        assert!(!line.contains("s3cr3t-value"), "{line}");
+        assert!(line.contains("FERRY_TEST_S3_SECRET_KEY=\"***\""), "{line}");
+        assert!(
+            line.contains("AKIDVISIBLE") && line.ends_with("\"cargo\" \"test\""),
+            "{line}"
+        );
+    }
 }
