@@ -1,18 +1,19 @@
 //! ferry's local-filesystem backend: `file://` URIs and plain paths.
 //!
 //! All I/O runs on tokio's blocking pool; each read has its own file handle and writes are
-//! positional (`pwrite`), so one large file is read and written by several parts at once. Writes create missing
-//! parent directories. Multipart uploads write parts straight into a pre-sized file at their
-//! offsets; the file's path is the upload token, so a later process can resume it. The engine
-//! writes under a temp name and renames (atomic on POSIX), so a file never appears under its
-//! final name half-written. Modification times can be set.
+//! positional (`pwrite`), so one large file is read by several parts at once and its parts are
+//! written as they arrive. Writes create missing parent directories. Multipart uploads write
+//! parts straight into a pre-sized file at their offsets; the file's path is the upload token,
+//! so a later process can resume it. The engine writes under a temp name and renames (atomic on
+//! POSIX), so a file never appears under its final name half-written. Modification times can
+//! be set. How data and names reach the kernel (slices, one writer per file, one name change
+//! per directory at a time) is [`write`]'s job.
 //!
 //! Errors map `std::io::Error` kinds onto ferry's ([`ferry_core::Error::from_io`]).
 
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind as IoKind, Read, Seek, SeekFrom, Write};
+use std::io::{ErrorKind as IoKind, Read, Seek, SeekFrom};
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -26,6 +27,8 @@ use ferry_core::storage::{
 };
 use ferry_core::{Error, ErrorKind, Location, Result};
 use futures::StreamExt;
+
+mod write;
 
 /// Chunk size of streaming reads.
 const READ_CHUNK: usize = 1024 * 1024;
@@ -123,6 +126,7 @@ fn read_at_into(
 
 /// Creates `path` for writing, creating missing parent directories on demand.
 fn create_file(path: &Path, truncate: bool) -> Result<File> {
+    let _directory = write::lock_parent_of(path);
     let open = || {
         OpenOptions::new()
             .write(true)
@@ -252,7 +256,7 @@ impl Storage for LocalStorage {
         let path = local_path(location)?;
         blocking(move || {
             let mut file = create_file(&path, true)?;
-            file.write_all(&data).map_err(io_error("write", &path))?;
+            write::write_all(&mut file, &data).map_err(io_error("write", &path))?;
             let stored = file.metadata().map_err(io_error("write", &path))?.len();
             Ok(WriteReceipt {
                 size: data.len() as u64,
@@ -337,14 +341,17 @@ impl Storage for LocalStorage {
 
     async fn rename(&self, from: &Location, to: &Location) -> Result<()> {
         let (from, to) = (local_path(from)?, local_path(to)?);
-        blocking(move || match std::fs::rename(&from, &to) {
-            Err(e) if e.kind() == IoKind::NotFound && from.exists() => {
-                if let Some(parent) = to.parent() {
-                    std::fs::create_dir_all(parent).map_err(io_error("mkdirs", parent))?;
+        blocking(move || {
+            let _directory = write::lock_parent_of(&to);
+            match std::fs::rename(&from, &to) {
+                Err(e) if e.kind() == IoKind::NotFound && from.exists() => {
+                    if let Some(parent) = to.parent() {
+                        std::fs::create_dir_all(parent).map_err(io_error("mkdirs", parent))?;
+                    }
+                    std::fs::rename(&from, &to).map_err(io_error("rename", &to))
                 }
-                std::fs::rename(&from, &to).map_err(io_error("rename", &to))
+                other => other.map_err(io_error("rename", &to)),
             }
-            other => other.map_err(io_error("rename", &to)),
         })
         .await
     }
@@ -488,7 +495,7 @@ impl ObjectWriter for LocalWriter {
         let path = self.path.clone();
         let len = data.len() as u64;
         let file = blocking(move || {
-            file.write_all(&data).map_err(io_error("write", &path))?;
+            write::write_all(&mut file, &data).map_err(io_error("write", &path))?;
             Ok(file)
         })
         .await?;
@@ -517,6 +524,7 @@ impl ObjectWriter for LocalWriter {
 
 /// Parts written at their offsets into one file; the path is the token.
 struct LocalUpload {
+    write_lock: Arc<write::FileWriteLock>,
     file: Arc<File>,
     path: PathBuf,
     token: String,
@@ -526,6 +534,7 @@ impl LocalUpload {
     fn new(file: File, path: PathBuf) -> LocalUpload {
         LocalUpload {
             token: path.to_string_lossy().into_owned(),
+            write_lock: Arc::default(),
             file: Arc::new(file),
             path,
         }
@@ -546,10 +555,11 @@ impl MultipartUpload for LocalUpload {
         _crc32c: u32,
     ) -> Result<PartReceipt> {
         let (file, path) = (self.file.clone(), self.path.clone());
+        let lock = self.write_lock.clone();
         let size = data.len() as u64;
         blocking(move || {
-            file.write_all_at(&data, offset)
-                .map_err(io_error("write", &path))
+            let _one_writer = lock.lock();
+            write::write_all_at(&file, &data, offset).map_err(io_error("write", &path))
         })
         .await?;
         Ok(PartReceipt {
