@@ -355,7 +355,12 @@ fn a_missing_bucket_is_a_one_line_error_naming_it() {
         .arg(&src)
         .arg("gs://ferry-no-such-bucket-4711/x")
         .assert()
-        .failure();
+        .code(1);
+    // Checked once before any file: not the same error for every file of the tree.
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
-    assert!(stderr.contains("ferry-no-such-bucket-4711"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("no such bucket ferry-no-such-bucket-4711"),
+        "{stderr}"
+    );
 }

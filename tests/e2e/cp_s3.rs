@@ -323,6 +323,28 @@ fn wrong_credentials_fail_with_one_clear_line() {
 }
 
 #[test]
+fn a_missing_or_invalid_bucket_is_one_line_before_any_file() {
+    let Some(s3) = s3("cp-nobucket") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    mixed_tree(&src);
+    for bucket in ["ferry-no-such-bucket-4711", "ab"] {
+        s3.ferry(&dir.path().join("state"))
+            .args(["cp", "-o", &s3.endpoint_option()])
+            .arg(&src)
+            .arg(format!("s3a://{bucket}/sp"))
+            .assert()
+            .code(1)
+            .stderr(predicate::function(|err: &str| {
+                err.lines().count() == 1
+                    && err.starts_with("ferry: error: not found: no such bucket")
+                    && err.contains(&format!("s3a://{bucket}/"))
+                    && err.contains("check the bucket name")
+            }));
+    }
+}
+
+#[test]
 fn a_corrupted_part_fails_the_file_and_leaves_no_object_or_upload() {
     let Some(s3) = s3("cp-corrupt") else { return };
     let dir = tempfile::tempdir().unwrap();

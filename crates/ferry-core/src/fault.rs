@@ -290,6 +290,9 @@ impl Storage for FaultyStorage {
     async fn set_modified(&self, location: &Location, modified: SystemTime) -> Result<()> {
         self.inner.set_modified(location, modified).await
     }
+    async fn check_container(&self, location: &Location) -> Result<()> {
+        self.inner.check_container(location).await
+    }
 }
 
 impl FaultyStorage {

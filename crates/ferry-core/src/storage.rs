@@ -32,7 +32,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 use crate::checksum::{Checksum, ChecksumKind};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::location::Location;
 
 /// A stream of byte chunks, as returned by [`Storage::read`].
@@ -155,7 +155,7 @@ pub async fn fill_from(
     while let Some(chunk) = stream.try_next().await? {
         if chunk.len() > len - buffer.len() {
             return Err(Error::new(
-                crate::error::ErrorKind::Unexpected,
+                ErrorKind::Unexpected,
                 format!("the server sent more than the {len} bytes asked for at offset {offset}"),
             )
             .with_operation("read")
@@ -366,6 +366,26 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     async fn set_modified(&self, location: &Location, modified: SystemTime) -> Result<()> {
         let _ = (location, modified);
         Err(Error::unsupported("set_modified"))
+    }
+
+    /// Fails with `NotFound` when the container `location` lives in is missing: the bucket,
+    /// for stores that have them. The engine asks before writing, so that a mistyped bucket is
+    /// one error rather than the same error for every file. Answers it cannot give (no right
+    /// to look at the bucket, say) are `Ok`: the writes then tell. Stores whose root always
+    /// exists keep this default.
+    async fn check_container(&self, location: &Location) -> Result<()> {
+        let _ = location;
+        Ok(())
+    }
+}
+
+/// [`Storage::check_container`] for bucket stores, whose `stat` of a bucket's root says whether
+/// the bucket exists: `NotFound` (no such bucket) and `InvalidInput` (a name the store
+/// rejects) fail, anything else is left for the writes to report.
+pub async fn check_bucket_of<S: Storage + ?Sized>(store: &S, location: &Location) -> Result<()> {
+    match store.stat(&location.with_path("")).await {
+        Err(err) if matches!(err.kind(), ErrorKind::NotFound | ErrorKind::InvalidInput) => Err(err),
+        _ => Ok(()),
     }
 }
 

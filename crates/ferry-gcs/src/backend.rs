@@ -166,6 +166,10 @@ impl Storage for GcsStorage {
         &self.capabilities
     }
 
+    async fn check_container(&self, location: &Location) -> Result<()> {
+        ferry_core::storage::check_bucket_of(self, location).await
+    }
+
     async fn stat(&self, location: &Location) -> Result<Entry> {
         let directory = |location: &Location| Entry {
             location: location.clone(),
@@ -186,7 +190,7 @@ impl Storage for GcsStorage {
                 Ok(directory(location))
             } else {
                 Err(not_found(format!(
-                    "no such bucket {bucket} at {}",
+                    "no such bucket {bucket} at {}: check the bucket name and the endpoint",
                     self.core.endpoint_label
                 )))
             };

@@ -218,6 +218,10 @@ impl Storage for S3Storage {
         &self.capabilities
     }
 
+    async fn check_container(&self, location: &Location) -> Result<()> {
+        ferry_core::storage::check_bucket_of(self, location).await
+    }
+
     async fn stat(&self, location: &Location) -> Result<Entry> {
         let not_found = |what: &str| {
             Error::new(ErrorKind::NotFound, what.to_string())
@@ -231,7 +235,7 @@ impl Storage for S3Storage {
             } else {
                 let (bucket, _) = bucket_key(location)?;
                 Err(not_found(&format!(
-                    "no such bucket {bucket} at {}",
+                    "no such bucket {bucket} at {}: check the bucket name, the endpoint and the region",
                     self.core.endpoint_label
                 )))
             };

@@ -186,6 +186,12 @@ pub async fn copy(
         Err(err) if err.kind() == ErrorKind::NotFound => None,
         Err(err) => return Err(err),
     };
+    if !options.dry_run {
+        destination
+            .storage
+            .check_container(&destination.location)
+            .await?;
+    }
     let job_key = format!("{}\n{}", source.location, destination.location);
     let mut context = Context::new(source, destination, options, observer, &job_key)?;
     let source_exists = source_entry.is_some();

@@ -609,3 +609,97 @@ async fn a_failed_write_names_the_file_not_its_temp_name() {
     assert!(error.contains("mem://d/f"), "{error}");
     assert!(!error.contains(TEMP_SUFFIX), "{error}");
 }
+
+/// A memory store whose "buckets" (authorities) exist only once they hold an object, checked
+/// like S3's and GCS's.
+#[derive(Debug)]
+struct Bucketed(MemoryStorage);
+
+#[async_trait::async_trait]
+impl Storage for Bucketed {
+    fn name(&self) -> &'static str {
+        "bucketed"
+    }
+    fn identity(&self) -> &str {
+        "bucketed"
+    }
+    fn capabilities(&self) -> &Capabilities {
+        self.0.capabilities()
+    }
+    async fn stat(&self, l: &Location) -> Result<Entry> {
+        self.0.stat(l).await
+    }
+    fn list(&self, p: &Location) -> crate::storage::ListStream {
+        self.0.list(p)
+    }
+    async fn read(
+        &self,
+        l: &Location,
+        r: Option<std::ops::Range<u64>>,
+    ) -> Result<crate::storage::ByteStream> {
+        self.0.read(l, r).await
+    }
+    async fn write(
+        &self,
+        l: &Location,
+        o: &crate::storage::WriteOptions,
+    ) -> Result<Box<dyn crate::storage::ObjectWriter>> {
+        self.0.write(l, o).await
+    }
+    async fn put(
+        &self,
+        l: &Location,
+        d: bytes::Bytes,
+        o: &crate::storage::WriteOptions,
+    ) -> Result<crate::storage::WriteReceipt> {
+        self.0.put(l, d, o).await
+    }
+    async fn delete(&self, l: &Location) -> Result<()> {
+        self.0.delete(l).await
+    }
+    async fn start_multipart(
+        &self,
+        l: &Location,
+        o: &crate::storage::WriteOptions,
+    ) -> Result<Arc<dyn crate::storage::MultipartUpload>> {
+        self.0.start_multipart(l, o).await
+    }
+    async fn rename(&self, from: &Location, to: &Location) -> Result<()> {
+        self.0.rename(from, to).await
+    }
+    async fn check_container(&self, l: &Location) -> Result<()> {
+        crate::storage::check_bucket_of(self, l).await
+    }
+}
+
+#[tokio::test]
+async fn a_missing_destination_bucket_fails_the_copy_before_any_file() {
+    let src = MemoryStorage::new("a");
+    source_tree(&src);
+    let dst = MemoryStorage::new("b");
+    let bucketed = || Endpoint {
+        storage: Arc::new(Bucketed(dst.clone())),
+        location: loc("mem://nobucket/out"),
+    };
+    let err = copy(
+        endpoint(&src, "mem://src/tree"),
+        bucketed(),
+        small_parts(),
+        Arc::new(NoopObserver),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(dst.locations().is_empty(), "nothing may be written");
+    // A dry run writes nothing anyway and still plans.
+    let opts = CopyOptions {
+        dry_run: true,
+        ..small_parts()
+    };
+    let report = run(endpoint(&src, "mem://src/tree"), bucketed(), opts).await;
+    assert_eq!(report.files_failed, 0);
+    // Once the bucket exists, the same copy goes through.
+    dst.insert(&loc("mem://nobucket/marker"), b"x".to_vec());
+    let report = run(endpoint(&src, "mem://src/tree"), bucketed(), small_parts()).await;
+    assert_eq!(report.files_copied, 4, "{report:?}");
+}
