@@ -172,3 +172,29 @@ fn unreadable_source_file_and_unwritable_destination() {
     assert!(stderr.contains("permission denied"), "{stderr}");
     assert_eq!(std::fs::read_dir(&locked).unwrap().count(), 0);
 }
+
+#[test]
+fn a_closed_standard_error_loses_lines_not_the_copy() {
+    // `ferry cp … 2>&1 | head -1`: the reader goes away; ferry must finish, not panic.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let files: Vec<(String, Vec<u8>)> = (0..200)
+        .map(|i| (format!("d/f{i:03}"), bytes(100, i)))
+        .collect();
+    let refs: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    write_tree(&src, &refs);
+    let mut child = std::process::Command::new(ferry_bin())
+        .env("FERRY_STATE_DIR", dir.path().join("state"))
+        .env_remove("FERRY_FAULTS")
+        .args(["cp", "-v"])
+        .arg(&src)
+        .arg(dir.path().join("dst"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert_same_tree(&src, &dir.path().join("dst"));
+}

@@ -30,6 +30,16 @@ pub fn one_line(err: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
+/// `eprintln!` that never panics: with standard error closed (`ferry … 2>&1 | head`), the
+/// line is lost instead of the process dying in the middle of a copy.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+pub(crate) use note;
+
 /// Prints `ferry: error: …` and returns [`ERROR`] (or [`OK`] for a broken pipe).
 pub fn report(err: &anyhow::Error) -> i32 {
     let broken_pipe = err.chain().any(|c| {
@@ -39,7 +49,7 @@ pub fn report(err: &anyhow::Error) -> i32 {
     if broken_pipe {
         return OK;
     }
-    eprintln!("ferry: error: {}", one_line(err));
+    note!("ferry: error: {}", one_line(err));
     ERROR
 }
 

@@ -63,7 +63,7 @@ impl CopyProgress {
     fn line(&self, text: &str) {
         match &self.bar {
             Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
+            None => crate::exit::note!("{text}"),
         }
     }
 }

@@ -36,7 +36,7 @@ pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
         report = copy => report?,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
-            eprintln!("ferry: interrupted; run the same command again to resume");
+            crate::exit::note!("ferry: interrupted; run the same command again to resume");
             return Ok(exit::INTERRUPTED);
         }
     };
@@ -46,7 +46,7 @@ pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else if !global.quiet {
-        eprintln!("{}", summary(&report));
+        crate::exit::note!("{}", summary(&report));
     }
     Ok(if report.files_failed > 0 {
         exit::PARTIAL

@@ -25,7 +25,7 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
     if args.latest {
         let newest = snapshot::latest(source.storage.as_ref(), &source.location).await?;
         if !global.quiet {
-            eprintln!("newest complete snapshot: {}", newest.location);
+            crate::exit::note!("newest complete snapshot: {}", newest.location);
         }
         source.location = newest.location;
     }
@@ -65,7 +65,7 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
         report = run => report?,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
-            eprintln!("ferry: interrupted; the destination has no _metadata; run the same command again to resume");
+            crate::exit::note!("ferry: interrupted; the destination has no _metadata; run the same command again to resume");
             return Ok(exit::INTERRUPTED);
         }
     };

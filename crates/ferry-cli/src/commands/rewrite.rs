@@ -182,7 +182,7 @@ pub async fn run(args: RewriteArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
     }
     for m in report.maps.iter().filter(|m| m.fields == 0) {
         if !global.quiet {
-            eprintln!("ferry: warning: --map {}={} matched no path", m.from, m.to);
+            crate::exit::note!("ferry: warning: --map {}={} matched no path", m.from, m.to);
         }
     }
     Ok(exit::OK)
