@@ -1,5 +1,5 @@
 //! How the local backend hands data and names to the kernel, shaped by what was measured
-//! (docs/backends/local.md):
+//! (`docs/architecture.md`, "Writing local files"):
 //!
 //! * **Writes in slices.** Data is written [`WRITE_SLICE`] bytes per `write`/`pwrite` call,
 //!   however large the engine's part buffer. One 8 MiB `pwrite` per part cost 3.6 s of system
