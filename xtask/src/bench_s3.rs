@@ -1,7 +1,8 @@
 //! `cargo xtask bench s3 [--runs N] [--only TOOLS]`: ferry against rclone, `aws s3` and s5cmd
-//! on the ~1 GiB savepoint-shaped tree, against one SeaweedFS on 127.0.0.1, in the same run.
+//! on the ~1 GiB savepoint-shaped tree, against SeaweedFS on 127.0.0.1, in the same run.
 //!
-//! Three legs per tool, each timed with `/usr/bin/time` (wall time and peak RSS): local→S3
+//! Every tool's run gets a fresh server, seeded with the tree by ferry (untimed). Three legs
+//! per tool, each timed with `/usr/bin/time` (wall time and peak RSS): local→S3
 //! (upload), S3→local (download of a seeded copy) and S3→S3 (the seeded copy into the other
 //! bucket of the same endpoint: server-side where the tool can). Tools alternate within each
 //! run, each run starting with the next tool; medians of `--runs` (default 3) are reported
@@ -25,13 +26,64 @@ const LEGS: [&str; 3] = ["upload", "download", "s3→s3"];
 struct Tool {
     name: &'static str,
     program: PathBuf,
+    /// Settings of the tool's own (not the server's).
     env: Vec<(String, String)>,
+    /// The server's endpoint and credentials, as this tool reads them.
+    server_env: fn(&Ctx) -> Vec<(String, String)>,
     args: fn(&Tool, &Ctx, &str, &str, &str) -> Vec<String>,
 }
 
-/// What the command lines need.
+/// The server of one tool's run: what the command lines and environments need.
 struct Ctx {
     endpoint: String,
+    access_key: String,
+    secret_key: String,
+}
+
+impl Ctx {
+    fn of(server: &Server) -> Result<Ctx> {
+        Ok(Ctx {
+            endpoint: env_of(server, "FERRY_TEST_S3_ENDPOINT")?,
+            access_key: env_of(server, "FERRY_TEST_S3_ACCESS_KEY")?,
+            secret_key: env_of(server, "FERRY_TEST_S3_SECRET_KEY")?,
+        })
+    }
+
+    /// The AWS variables that ferry, `aws` and s5cmd read.
+    fn aws_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ACCESS_KEY_ID", self.access_key.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", self.secret_key.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// rclone's remote `bench:` for this server.
+    fn rclone_env(&self) -> Vec<(String, String)> {
+        [
+            ("RCLONE_CONFIG_BENCH_TYPE", "s3"),
+            ("RCLONE_CONFIG_BENCH_PROVIDER", "Other"),
+            ("RCLONE_CONFIG_BENCH_ENDPOINT", self.endpoint.as_str()),
+            (
+                "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID",
+                self.access_key.as_str(),
+            ),
+            (
+                "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY",
+                self.secret_key.as_str(),
+            ),
+            ("RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE", "true"),
+            ("RCLONE_CONFIG_BENCH_REGION", "us-east-1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
 }
 
 /// An environment variable `server` exports for the tests.
@@ -60,34 +112,15 @@ pub fn run(args: &[&str]) -> Result<()> {
         work: util::root().join("target/bench-servers"),
     };
     std::fs::create_dir_all(&paths.work)?;
-    let server = servers::s3::start_named(&paths, "bench-s3")?;
-    let ctx = Ctx {
-        endpoint: env_of(&server, "FERRY_TEST_S3_ENDPOINT")?,
-    };
-    let master = env_of(&server, "FERRY_TEST_S3_MASTER")?;
-    let (ak, sk) = (
-        env_of(&server, "FERRY_TEST_S3_ACCESS_KEY")?,
-        env_of(&server, "FERRY_TEST_S3_SECRET_KEY")?,
-    );
     let (b1, b2) = (servers::s3::BUCKETS[0], servers::s3::BUCKETS[1]);
-    let aws_env = vec![
-        ("AWS_ACCESS_KEY_ID".to_string(), ak.clone()),
-        ("AWS_SECRET_ACCESS_KEY".to_string(), sk.clone()),
-        ("AWS_REGION".to_string(), "us-east-1".to_string()),
-        ("AWS_DEFAULT_REGION".to_string(), "us-east-1".to_string()),
-        ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
-    ];
     let mut tools = vec![Tool {
         name: "ferry",
         program: ferry.clone(),
-        env: aws_env
-            .iter()
-            .cloned()
-            .chain([(
-                "FERRY_STATE_DIR".to_string(),
-                scratch.join("state").display().to_string(),
-            )])
-            .collect(),
+        env: vec![(
+            "FERRY_STATE_DIR".to_string(),
+            scratch.join("state").display().to_string(),
+        )],
+        server_env: Ctx::aws_env,
         args: |_, ctx, _leg, src, dst| {
             vec![
                 "cp".into(),
@@ -101,23 +134,11 @@ pub fn run(args: &[&str]) -> Result<()> {
         },
     }];
     let peers = install_peers(&paths.cache)?;
-    let aws_cli = peers.aws.clone();
-    let rclone_env: Vec<(String, String)> = [
-        ("RCLONE_CONFIG_BENCH_TYPE", "s3"),
-        ("RCLONE_CONFIG_BENCH_PROVIDER", "Other"),
-        ("RCLONE_CONFIG_BENCH_ENDPOINT", ctx.endpoint.as_str()),
-        ("RCLONE_CONFIG_BENCH_ACCESS_KEY_ID", ak.as_str()),
-        ("RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY", sk.as_str()),
-        ("RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE", "true"),
-        ("RCLONE_CONFIG_BENCH_REGION", "us-east-1"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
     tools.push(Tool {
         name: "rclone",
         program: peers.rclone,
-        env: rclone_env,
+        env: Vec::new(),
+        server_env: Ctx::rclone_env,
         args: |_, _, _leg, src, dst| {
             let remote = |p: &str| match p.strip_prefix("s3://") {
                 Some(rest) => format!("bench:{rest}"),
@@ -133,7 +154,8 @@ pub fn run(args: &[&str]) -> Result<()> {
     tools.push(Tool {
         name: "aws s3",
         program: peers.aws,
-        env: aws_env.clone(),
+        env: Vec::new(),
+        server_env: Ctx::aws_env,
         args: |_, ctx, _leg, src, dst| {
             vec![
                 "--endpoint-url".into(),
@@ -150,7 +172,8 @@ pub fn run(args: &[&str]) -> Result<()> {
     tools.push(Tool {
         name: "s5cmd",
         program: peers.s5cmd,
-        env: aws_env.clone(),
+        env: Vec::new(),
+        server_env: Ctx::aws_env,
         args: |_, ctx, _leg, src, dst| {
             vec![
                 "--endpoint-url".into(),
@@ -165,30 +188,36 @@ pub fn run(args: &[&str]) -> Result<()> {
         tools.retain(|t| t.name == "ferry" || only.iter().any(|o| t.name.starts_with(o.as_str())));
     }
 
-    // Seed the source of the download and S3→S3 legs once (with ferry; verified by it).
     let seed = format!("s3://{b1}/seed");
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
-    timed(
-        &tools[0],
-        &ctx,
-        "upload",
-        tree.to_str().context("UTF-8 path")?,
-        &seed,
-    )?;
-
     // times[tool][leg] = seconds of each run; rss[tool] = peak KiB.
     let mut times: BTreeMap<&str, BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
     let mut rss: BTreeMap<&str, u64> = BTreeMap::new();
     for run in 0..runs {
         // Each run starts with another tool, so that none always follows the same neighbour
-        // (the server's background work after an upload, the disk's after a deletion).
+        // (the disk's work after a deletion).
         for tool in tools
             .iter()
             .cycle()
             .skip(run % tools.len())
             .take(tools.len())
         {
+            // Every tool's run gets a fresh server holding only the seed: SeaweedFS's cost per
+            // request grows as objects are written and deleted (a server-side copy of the tree
+            // took it 4.8 s of CPU on a fresh server, 7.0 s three copies later), which made a
+            // tool's speed depend on how much traffic went before it.
+            let server = servers::s3::start_named(&paths, "bench-s3")?;
+            let ctx = Ctx::of(&server)?;
+            // The seed (the source of the download and S3→S3 legs), written and verified by
+            // ferry, untimed.
+            timed(
+                &tools[0],
+                &ctx,
+                "seed",
+                tree.to_str().context("UTF-8 path")?,
+                &seed,
+            )?;
             let tag = tool.name.replace(' ', "-");
             let local = scratch.join(format!("down-{tag}"));
             let legs: [(&str, String, String); 3] = [
@@ -225,20 +254,10 @@ pub fn run(args: &[&str]) -> Result<()> {
                 *peak = (*peak).max(kib);
             }
             let _ = std::fs::remove_dir_all(&local);
-            // Free the server's space for the next tool (uploads and copies are not reused).
-            cleanup(
-                &aws_cli,
-                &aws_env,
-                &ctx.endpoint,
-                &master,
-                &[
-                    format!("s3://{b1}/up-{tag}-{run}"),
-                    format!("s3://{b2}/copy-{tag}-{run}"),
-                ],
-            );
+            // Stops the server and removes its data.
+            drop(server);
         }
     }
-    drop(server);
     let _ = std::fs::remove_dir_all(&scratch);
     report(&times, &rss, total, runs)
 }
@@ -288,6 +307,7 @@ fn timed(tool: &Tool, ctx: &Ctx, leg: &str, src: &str, dst: &str) -> Result<(f64
         .arg(&tool.program)
         .args((tool.args)(tool, ctx, leg, src, dst))
         .envs(tool.env.iter().map(|(k, v)| (k, v)))
+        .envs((tool.server_env)(ctx))
         // Peers must not trip over the machine's CA bundle on a plain-http endpoint.
         .env_remove("AWS_CA_BUNDLE");
     if tool.name == "ferry" {
