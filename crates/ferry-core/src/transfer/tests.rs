@@ -389,7 +389,11 @@ async fn full_verification_catches_what_size_cannot() {
     src.insert(&loc("mem://s/f"), data(1000, 4));
     let faulty = |dst: &MemoryStorage| Endpoint {
         storage: Arc::new(FaultyStorage::new(
-            Arc::new(NoChecksum(dst.clone())),
+            Arc::new(Tweaked {
+                inner: dst.clone(),
+                no_checksums: true,
+                ..Tweaked::default()
+            }),
             vec![Fault::CorruptWrite {
                 path_contains: "/f".into(),
             }],
@@ -406,63 +410,6 @@ async fn full_verification_catches_what_size_cannot() {
     let report = run(endpoint(&src, "mem://s/f"), faulty(&dst), opts).await;
     assert_eq!(report.files_failed, 1);
     assert_eq!(report.failures[0].kind, ErrorKind::Corrupted);
-}
-
-/// A memory store whose entries carry no checksum.
-#[derive(Debug)]
-struct NoChecksum(MemoryStorage);
-
-#[async_trait::async_trait]
-impl Storage for NoChecksum {
-    fn name(&self) -> &'static str {
-        "nochecksum"
-    }
-    fn identity(&self) -> &str {
-        "nochecksum"
-    }
-    fn capabilities(&self) -> &Capabilities {
-        self.0.capabilities()
-    }
-    async fn stat(&self, l: &Location) -> Result<Entry> {
-        self.0.stat(l).await.map(|e| Entry {
-            checksum: None,
-            ..e
-        })
-    }
-    fn list(&self, p: &Location) -> crate::storage::ListStream {
-        self.0.list(p)
-    }
-    async fn read(
-        &self,
-        l: &Location,
-        r: Option<std::ops::Range<u64>>,
-    ) -> Result<crate::storage::ByteStream> {
-        self.0.read(l, r).await
-    }
-    async fn write(
-        &self,
-        l: &Location,
-        o: &crate::storage::WriteOptions,
-    ) -> Result<Box<dyn crate::storage::ObjectWriter>> {
-        self.0.write(l, o).await
-    }
-    async fn put(
-        &self,
-        l: &Location,
-        d: bytes::Bytes,
-        o: &crate::storage::WriteOptions,
-    ) -> Result<crate::storage::WriteReceipt> {
-        self.0
-            .put(l, d, o)
-            .await
-            .map(|r| crate::storage::WriteReceipt {
-                checksum: None,
-                ..r
-            })
-    }
-    async fn delete(&self, l: &Location) -> Result<()> {
-        self.0.delete(l).await
-    }
 }
 
 #[tokio::test]
@@ -610,41 +557,53 @@ async fn a_failed_write_names_the_file_not_its_temp_name() {
     assert!(!error.contains(TEMP_SUFFIX), "{error}");
 }
 
-/// A memory store whose "buckets" (authorities) exist only once they hold an object, checked
-/// like S3's and GCS's.
-#[derive(Debug)]
-struct Bucketed(MemoryStorage);
+/// A memory store that behaves unlike the plain one in one way or another.
+#[derive(Debug, Default)]
+struct Tweaked {
+    inner: MemoryStorage,
+    /// Entries and receipts carry no checksum.
+    no_checksums: bool,
+    /// "Buckets" (authorities) exist only once they hold an object, checked like S3's.
+    buckets: bool,
+}
 
 #[async_trait::async_trait]
-impl Storage for Bucketed {
+impl Storage for Tweaked {
     fn name(&self) -> &'static str {
-        "bucketed"
+        "tweaked"
     }
     fn identity(&self) -> &str {
-        "bucketed"
+        "tweaked"
     }
     fn capabilities(&self) -> &Capabilities {
-        self.0.capabilities()
+        self.inner.capabilities()
     }
     async fn stat(&self, l: &Location) -> Result<Entry> {
-        self.0.stat(l).await
+        let entry = self.inner.stat(l).await?;
+        Ok(match self.no_checksums {
+            true => Entry {
+                checksum: None,
+                ..entry
+            },
+            false => entry,
+        })
     }
     fn list(&self, p: &Location) -> crate::storage::ListStream {
-        self.0.list(p)
+        self.inner.list(p)
     }
     async fn read(
         &self,
         l: &Location,
         r: Option<std::ops::Range<u64>>,
     ) -> Result<crate::storage::ByteStream> {
-        self.0.read(l, r).await
+        self.inner.read(l, r).await
     }
     async fn write(
         &self,
         l: &Location,
         o: &crate::storage::WriteOptions,
     ) -> Result<Box<dyn crate::storage::ObjectWriter>> {
-        self.0.write(l, o).await
+        self.inner.write(l, o).await
     }
     async fn put(
         &self,
@@ -652,23 +611,33 @@ impl Storage for Bucketed {
         d: bytes::Bytes,
         o: &crate::storage::WriteOptions,
     ) -> Result<crate::storage::WriteReceipt> {
-        self.0.put(l, d, o).await
-    }
-    async fn delete(&self, l: &Location) -> Result<()> {
-        self.0.delete(l).await
+        let receipt = self.inner.put(l, d, o).await?;
+        Ok(match self.no_checksums {
+            true => crate::storage::WriteReceipt {
+                checksum: None,
+                ..receipt
+            },
+            false => receipt,
+        })
     }
     async fn start_multipart(
         &self,
         l: &Location,
         o: &crate::storage::WriteOptions,
     ) -> Result<Arc<dyn crate::storage::MultipartUpload>> {
-        self.0.start_multipart(l, o).await
+        self.inner.start_multipart(l, o).await
     }
     async fn rename(&self, from: &Location, to: &Location) -> Result<()> {
-        self.0.rename(from, to).await
+        self.inner.rename(from, to).await
+    }
+    async fn delete(&self, l: &Location) -> Result<()> {
+        self.inner.delete(l).await
     }
     async fn check_container(&self, l: &Location) -> Result<()> {
-        crate::storage::check_bucket_of(self, l).await
+        match self.buckets {
+            true => crate::storage::check_bucket_of(self, l).await,
+            false => Ok(()),
+        }
     }
 }
 
@@ -678,7 +647,11 @@ async fn a_missing_destination_bucket_fails_the_copy_before_any_file() {
     source_tree(&src);
     let dst = MemoryStorage::new("b");
     let bucketed = || Endpoint {
-        storage: Arc::new(Bucketed(dst.clone())),
+        storage: Arc::new(Tweaked {
+            inner: dst.clone(),
+            buckets: true,
+            ..Tweaked::default()
+        }),
         location: loc("mem://nobucket/out"),
     };
     let err = copy(
