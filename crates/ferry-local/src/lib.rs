@@ -274,18 +274,18 @@ impl Storage for LocalStorage {
     ) -> Result<Arc<dyn MultipartUpload>> {
         let path = local_path(location)?;
         let size = options.size_hint;
-        let file = {
+        let upload = {
             let path = path.clone();
             blocking(move || {
                 let file = create_file(&path, true)?;
                 if let Some(size) = size {
                     file.set_len(size).map_err(io_error("allocate", &path))?;
                 }
-                Ok(file)
+                Ok(LocalUpload::new(file, path))
             })
             .await?
         };
-        Ok(Arc::new(LocalUpload::new(file, path)))
+        Ok(Arc::new(upload))
     }
 
     async fn resume_multipart(
@@ -303,7 +303,7 @@ impl Storage for LocalStorage {
             .with_context("path", path.display()));
         }
         let size = options.size_hint;
-        let file = {
+        let upload = {
             let path = path.clone();
             blocking(move || {
                 let file = OpenOptions::new()
@@ -318,11 +318,11 @@ impl Storage for LocalStorage {
                     )
                     .with_context("path", path.display()));
                 }
-                Ok(file)
+                Ok(LocalUpload::new(file, path))
             })
             .await?
         };
-        Ok(Arc::new(LocalUpload::new(file, path)))
+        Ok(Arc::new(upload))
     }
 
     async fn delete(&self, location: &Location) -> Result<()> {
@@ -525,16 +525,20 @@ impl ObjectWriter for LocalWriter {
 /// Parts written at their offsets into one file; the path is the token.
 struct LocalUpload {
     write_lock: Arc<write::FileWriteLock>,
+    /// Direct writes of whole blocks, where the filesystem has them.
+    direct: Option<Arc<write::DirectFile>>,
     file: Arc<File>,
     path: PathBuf,
     token: String,
 }
 
 impl LocalUpload {
+    /// Blocks (it opens the direct-write handle): call on the blocking pool.
     fn new(file: File, path: PathBuf) -> LocalUpload {
         LocalUpload {
             token: path.to_string_lossy().into_owned(),
             write_lock: Arc::default(),
+            direct: write::DirectFile::open(&path).map(Arc::new),
             file: Arc::new(file),
             path,
         }
@@ -556,10 +560,15 @@ impl MultipartUpload for LocalUpload {
     ) -> Result<PartReceipt> {
         let (file, path) = (self.file.clone(), self.path.clone());
         let lock = self.write_lock.clone();
+        let direct = self.direct.clone();
         let size = data.len() as u64;
         blocking(move || {
             let _one_writer = lock.lock();
-            write::write_all_at(&file, &data, offset).map_err(io_error("write", &path))
+            match direct.as_deref() {
+                Some(direct) => direct.write_all_at(&file, &data, offset),
+                None => write::write_all_at(&file, &data, offset),
+            }
+            .map_err(io_error("write", &path))
         })
         .await?;
         Ok(PartReceipt {
