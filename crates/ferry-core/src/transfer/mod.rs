@@ -186,12 +186,7 @@ pub async fn copy(
         Err(err) if err.kind() == ErrorKind::NotFound => None,
         Err(err) => return Err(err),
     };
-    if !options.dry_run {
-        destination
-            .storage
-            .check_container(&destination.location)
-            .await?;
-    }
+    check_destination(&destination, &options).await?;
     let job_key = format!("{}\n{}", source.location, destination.location);
     let mut context = Context::new(source, destination, options, observer, &job_key)?;
     let source_exists = source_entry.is_some();
@@ -218,6 +213,18 @@ pub struct FileCopy {
     pub key: String,
 }
 
+/// Fails at once when the destination's container (its bucket) is missing, instead of every
+/// file failing with that error; a dry run writes nothing and is not asked to.
+async fn check_destination(destination: &Endpoint, options: &CopyOptions) -> Result<()> {
+    if options.dry_run {
+        return Ok(());
+    }
+    destination
+        .storage
+        .check_container(&destination.location)
+        .await
+}
+
 /// Copies an explicit list of files, each to its own target, from one store to another.
 /// `source` and `destination` name the roots for reports; `job` names the resume journal
 /// (the same job resumes the same journal). Same guarantees as [`copy`].
@@ -230,6 +237,7 @@ pub async fn copy_files(
     observer: Arc<dyn Observer>,
 ) -> Result<CopyReport> {
     let started = Instant::now();
+    check_destination(&destination, &options).await?;
     let context = Context::new(source, destination, options, observer, job)?;
     let files = futures::stream::iter(files.into_iter().map(|f| {
         Ok(SourceFile {

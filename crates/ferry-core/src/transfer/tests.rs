@@ -663,6 +663,23 @@ async fn a_missing_destination_bucket_fails_the_copy_before_any_file() {
     .await
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    // The explicit file list `ferry migrate` copies goes through the same check.
+    let one = FileCopy {
+        source: src.stat(&loc("mem://src/tree/dir/a.txt")).await.unwrap(),
+        target: loc("mem://nobucket/out/a.txt"),
+        key: "a.txt".into(),
+    };
+    let err = copy_files(
+        endpoint(&src, "mem://src/tree"),
+        bucketed(),
+        vec![one],
+        "job",
+        small_parts(),
+        Arc::new(NoopObserver),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert!(dst.locations().is_empty(), "nothing may be written");
     // A dry run writes nothing anyway and still plans.
     let opts = CopyOptions {
