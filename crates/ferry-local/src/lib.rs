@@ -524,7 +524,8 @@ impl ObjectWriter for LocalWriter {
 
 /// Parts written at their offsets into one file; the path is the token.
 struct LocalUpload {
-    write_lock: Arc<write::FileWriteLock>,
+    /// Held (through [`write::hold`]) around each part's write: one writer at a time.
+    write_lock: Arc<std::sync::Mutex<()>>,
     /// Direct writes of whole blocks, where the filesystem has them.
     direct: Option<Arc<write::DirectFile>>,
     file: Arc<File>,
@@ -563,7 +564,7 @@ impl MultipartUpload for LocalUpload {
         let direct = self.direct.clone();
         let size = data.len() as u64;
         blocking(move || {
-            let _one_writer = lock.lock();
+            let _one_writer = write::hold(&lock);
             match direct.as_deref() {
                 Some(direct) => direct.write_all_at(&file, &data, offset),
                 None => write::write_all_at(&file, &data, offset),

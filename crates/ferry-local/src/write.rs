@@ -138,23 +138,13 @@ pub(crate) fn lock_parent_of(path: &Path) -> MutexGuard<'static, ()> {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     path.parent().hash(&mut hasher);
     let stripe = (hasher.finish() % STRIPES as u64) as usize;
-    // The guarded data is `()`: a panic while holding it leaves nothing inconsistent.
-    DIRECTORY_LOCKS[stripe]
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    hold(&DIRECTORY_LOCKS[stripe])
 }
 
-/// Serialises the writes into one file (see the module doc).
-#[derive(Debug, Default)]
-pub(crate) struct FileWriteLock(Mutex<()>);
-
-impl FileWriteLock {
-    /// Waits for the file's other writers, sleeping.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, ()> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+/// Waits for `lock` (a directory's, or one file's writers': see the module doc), sleeping.
+pub(crate) fn hold(lock: &Mutex<()>) -> MutexGuard<'_, ()> {
+    // The guarded data is `()`: a panic while holding it leaves nothing inconsistent.
+    lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
