@@ -1,6 +1,14 @@
 //! `cargo xtask bench cp`: local→local `ferry cp` against `cp -r` on the same generated tree,
 //! in the same run, alternating, several runs each; medians, the ratio, and ferry's peak RSS
 //! (from `/usr/bin/time -v`). Results also go to `target/bench/cp.json`.
+//!
+//! It also holds what every bench shares: [`measure`] (a `sync` and [`warm_memory`] before
+//! each timed run) and the rule that each run's local output is **kept until the bench ends**,
+//! in its own directory, instead of being deleted before the next run. On ext4 without a
+//! journal (as on the machine these benchmarks were written on), creating a file right after
+//! thousands were deleted scans the inodes freed in the last minute, one by one, on every
+//! create. That scan took ~40 % of a download's CPU samples, and it landed on whichever tool
+//! ran next, not on the tool that deleted.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,10 +60,33 @@ pub fn timed(command: &mut Command) -> Result<(f64, u64)> {
     measure(&mut timed, &report, &util::describe(command))
 }
 
-/// Runs `time_command` (a `/usr/bin/time -v -o REPORT …` command) after a `sync`; returns
-/// wall seconds and the peak RSS in KiB that `/usr/bin/time` wrote to `report`.
+/// Memory touched and freed right before every timed run (see [`warm_memory`]).
+const WARM_BYTES: usize = 3 << 30;
+
+/// Touches [`WARM_BYTES`] of fresh memory and frees it, so that the timed run's page-cache
+/// and heap allocations find pages the hypervisor has already backed.
+///
+/// On a VM whose balloon driver reports free pages to the host (as on the machine these
+/// benchmarks were written on), a page that stayed free for a few seconds is handed back, and
+/// touching it again costs a fault in the host: writing 1 GiB into the page cache took 6.3 s of
+/// system CPU after 20 s of idling, and 0.17 s right after a 3 GiB touch. Without this step a
+/// run's speed depended on how long the machine had idled before it and on how much memory
+/// the previous tool had freed, not on the tool; a server-side copy of the tree cost SeaweedFS
+/// 8–10 s of CPU cold and 4–5 s warm. On hardware without the balloon it costs ~0.3 s a run.
+pub fn warm_memory() {
+    let mut block = vec![0u8; WARM_BYTES];
+    for page in block.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    std::hint::black_box(&block);
+}
+
+/// Runs `time_command` (a `/usr/bin/time -v -o REPORT …` command) after a `sync` and
+/// [`warm_memory`]; returns wall seconds and the peak RSS in KiB that `/usr/bin/time` wrote to
+/// `report`.
 pub fn measure(time_command: &mut Command, report: &Path, what: &str) -> Result<(f64, u64)> {
     util::run(&mut Command::new("sync"))?;
+    warm_memory();
     let start = Instant::now();
     let output = time_command
         .output()
@@ -101,27 +132,24 @@ fn bench_cp(runs: usize) -> Result<()> {
         let _ = std::fs::remove_dir_all(p);
     };
     let (mut cp_times, mut ferry_times, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    clean(&scratch);
     for run in 0..runs {
-        clean(&scratch);
-        std::fs::create_dir_all(&scratch)?;
-        let (t, _) = timed(
-            Command::new("cp")
-                .arg("-r")
-                .arg(&tree)
-                .arg(scratch.join("cp")),
-        )?;
+        // Kept until the bench ends (see the module docs).
+        let out = scratch.join(format!("run-{run}"));
+        std::fs::create_dir_all(&out)?;
+        let (t, _) = timed(Command::new("cp").arg("-r").arg(&tree).arg(out.join("cp")))?;
         cp_times.push(t);
         let (t, kib) = timed(
             Command::new(&ferry)
                 .env("FERRY_STATE_DIR", scratch.join("state"))
                 .args(["cp", "-q"])
                 .arg(&tree)
-                .arg(scratch.join("ferry")),
+                .arg(out.join("ferry")),
         )?;
         ferry_times.push(t);
         rss.push(kib);
         if run == 0 {
-            verify_same(&tree, &scratch.join("ferry"))?;
+            verify_same(&tree, &out.join("ferry"))?;
         }
         eprintln!(
             "run {}: cp -r {:.2}s, ferry {:.2}s ({} MiB RSS)",

@@ -156,7 +156,8 @@ pub fn run(args: &[&str]) -> Result<()> {
                 let peak = rss.entry(tool.name).or_default();
                 *peak = (*peak).max(kib);
             }
-            // Keep one extra copy of the tree at a time on the server's and the local disk.
+            // Keep one extra copy of the tree at a time on the server's disk; the local
+            // downloads are kept until the bench ends (see the `bench` module docs).
             let _ = Command::new(&rclone)
                 .envs(rclone_env.iter().map(|(k, v)| (k, v)))
                 .args([
@@ -165,7 +166,6 @@ pub fn run(args: &[&str]) -> Result<()> {
                     &format!("bench:{bucket}/up-{}-{run}", tool.name),
                 ])
                 .status();
-            let _ = std::fs::remove_dir_all(&down);
         }
     }
     drop(server);

@@ -241,10 +241,10 @@ pub fn run(args: &[&str]) -> Result<()> {
                 .chars()
                 .filter(char::is_ascii_alphanumeric)
                 .collect();
-            let local = scratch.join(format!("down-{tag}"));
+            // Kept until the bench ends: see the `bench` module docs.
+            let local = scratch.join(format!("down-{tag}-{run}"));
             let up = format!("/up-{tag}-{run}");
             for leg in LEGS {
-                let _ = std::fs::remove_dir_all(&local);
                 let (src, dst) = match leg {
                     "upload" => (tree.display().to_string(), up.clone()),
                     _ => (seed.to_string(), local.display().to_string()),
@@ -271,7 +271,6 @@ pub fn run(args: &[&str]) -> Result<()> {
                 *peak = (*peak).max(kib);
             }
             rm(&up)?;
-            let _ = std::fs::remove_dir_all(&local);
         }
     }
     drop(server);

@@ -219,7 +219,8 @@ pub fn run(args: &[&str]) -> Result<()> {
                 &seed,
             )?;
             let tag = tool.name.replace(' ', "-");
-            let local = scratch.join(format!("down-{tag}"));
+            // Kept until the bench ends: see the `bench` module docs.
+            let local = scratch.join(format!("down-{tag}-{run}"));
             let legs: [(&str, String, String); 3] = [
                 (
                     "upload",
@@ -230,7 +231,6 @@ pub fn run(args: &[&str]) -> Result<()> {
                 ("s3→s3", seed.clone(), format!("s3://{b2}/copy-{tag}-{run}")),
             ];
             for (leg, src, dst) in &legs {
-                let _ = std::fs::remove_dir_all(&local);
                 let (seconds, kib) = timed(tool, &ctx, leg, src, dst)?;
                 if *leg == "download" {
                     treegen::check_sizes(&local)?;
@@ -253,7 +253,6 @@ pub fn run(args: &[&str]) -> Result<()> {
                 let peak = rss.entry(tool.name).or_default();
                 *peak = (*peak).max(kib);
             }
-            let _ = std::fs::remove_dir_all(&local);
             // Stops the server and removes its data.
             drop(server);
         }
