@@ -193,3 +193,30 @@ fn help_states_the_memory_bound() {
         .stdout(predicate::str::contains("Memory:"))
         .stdout(predicate::str::contains("64 MiB"));
 }
+
+#[test]
+fn direct_io_off_copies_the_same_bytes_and_a_bad_value_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+    mixed_tree(&src);
+    // 1 MiB parts: the 20 MiB file is a multipart write, through the page cache only.
+    ferry(&dir.path().join("state"))
+        .args(["cp", "-q", "--part-size", "1M", "-o", "direct_io=false"])
+        .arg(&src)
+        .arg(&dst)
+        .assert()
+        .success();
+    assert_same_tree(&src, &dst);
+
+    let other = dir.path().join("other");
+    let out = ferry(&dir.path().join("state"))
+        .args(["cp", "-q", "--dst-option", "direct_io=sometimes"])
+        .arg(&src)
+        .arg(&other)
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("direct_io"), "{stderr}");
+    assert!(!other.exists(), "nothing written on a bad option");
+}

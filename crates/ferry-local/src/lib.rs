@@ -9,6 +9,10 @@
 //! be set. How data and names reach the kernel (slices, one writer per file, one name change
 //! per directory at a time) is [`write`]'s job.
 //!
+//! One option: `direct_io` (`true` by default) lets parts of large files bypass the page cache
+//! (`O_DIRECT`) where the filesystem allows it; `direct_io=false` keeps every write buffered,
+//! for filesystems where direct writes are slow (NFS turns each into a synchronous RPC).
+//!
 //! Errors map `std::io::Error` kinds onto ferry's ([`ferry_core::Error::from_io`]).
 
 use std::fs::{File, OpenOptions};
@@ -33,15 +37,32 @@ mod write;
 /// Chunk size of streaming reads.
 const READ_CHUNK: usize = 1024 * 1024;
 
+/// The option key that turns direct writes off (`direct_io=false`).
+pub const DIRECT_IO_KEY: &str = "direct_io";
+
 /// The local filesystem.
 #[derive(Debug)]
 pub struct LocalStorage {
     capabilities: Capabilities,
+    /// Whether parts of large files may be written with `O_DIRECT`.
+    direct_io: bool,
+}
+
+impl LocalStorage {
+    /// A local store whose multipart writes use `O_DIRECT` where they can (`direct_io`) or
+    /// always go through the page cache.
+    pub fn with_direct_io(direct_io: bool) -> LocalStorage {
+        LocalStorage {
+            direct_io,
+            ..LocalStorage::default()
+        }
+    }
 }
 
 impl Default for LocalStorage {
     fn default() -> Self {
         LocalStorage {
+            direct_io: true,
             capabilities: Capabilities {
                 ranged_reads: true,
                 parallel_part_writes: true,
@@ -274,6 +295,7 @@ impl Storage for LocalStorage {
     ) -> Result<Arc<dyn MultipartUpload>> {
         let path = local_path(location)?;
         let size = options.size_hint;
+        let direct_io = self.direct_io;
         let upload = {
             let path = path.clone();
             blocking(move || {
@@ -281,7 +303,7 @@ impl Storage for LocalStorage {
                 if let Some(size) = size {
                     file.set_len(size).map_err(io_error("allocate", &path))?;
                 }
-                Ok(LocalUpload::new(file, path))
+                Ok(LocalUpload::new(file, path, direct_io))
             })
             .await?
         };
@@ -303,6 +325,7 @@ impl Storage for LocalStorage {
             .with_context("path", path.display()));
         }
         let size = options.size_hint;
+        let direct_io = self.direct_io;
         let upload = {
             let path = path.clone();
             blocking(move || {
@@ -318,7 +341,7 @@ impl Storage for LocalStorage {
                     )
                     .with_context("path", path.display()));
                 }
-                Ok(LocalUpload::new(file, path))
+                Ok(LocalUpload::new(file, path, direct_io))
             })
             .await?
         };
@@ -534,12 +557,16 @@ struct LocalUpload {
 }
 
 impl LocalUpload {
-    /// Blocks (it opens the direct-write handle): call on the blocking pool.
-    fn new(file: File, path: PathBuf) -> LocalUpload {
+    /// Blocks (it opens the direct-write handle, unless `direct_io` is off): call on the
+    /// blocking pool.
+    fn new(file: File, path: PathBuf, direct_io: bool) -> LocalUpload {
         LocalUpload {
             token: path.to_string_lossy().into_owned(),
             write_lock: Arc::default(),
-            direct: write::DirectFile::open(&path).map(Arc::new),
+            direct: direct_io
+                .then(|| write::DirectFile::open(&path))
+                .flatten()
+                .map(Arc::new),
             file: Arc::new(file),
             path,
         }
@@ -625,13 +652,30 @@ impl BackendFactory for LocalFactory {
         &["file"]
     }
 
-    fn store_key(&self, _: &Location, _: &BackendOptions) -> String {
-        String::new()
+    fn store_key(&self, _: &Location, options: &BackendOptions) -> String {
+        // Two settings, two stores (the registry caches stores by this key).
+        format!("{DIRECT_IO_KEY}={:?}", options.get(DIRECT_IO_KEY))
     }
 
-    async fn open(&self, location: &Location, _: &BackendOptions) -> Result<Arc<dyn Storage>> {
+    async fn open(
+        &self,
+        location: &Location,
+        options: &BackendOptions,
+    ) -> Result<Arc<dyn Storage>> {
+        let direct_io = match options.get(DIRECT_IO_KEY) {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("option {DIRECT_IO_KEY} is true or false, not {other:?}"),
+                ))
+            }
+        };
         match location.authority() {
-            None | Some("") | Some("localhost") => Ok(Arc::new(LocalStorage::default())),
+            None | Some("") | Some("localhost") => {
+                Ok(Arc::new(LocalStorage::with_direct_io(direct_io)))
+            }
             Some(host) => Err(Error::new(
                 ErrorKind::InvalidInput,
                 format!("file URIs name no host; {location} names {host:?} (write file:///path)"),
@@ -643,4 +687,41 @@ impl BackendFactory for LocalFactory {
 /// Registers the `file` scheme.
 pub fn register(registry: &mut Registry) {
     registry.register(Arc::new(LocalFactory));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_io_off_never_opens_a_direct_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part-file");
+        let file = File::create(&path).unwrap();
+        let off = LocalUpload::new(file.try_clone().unwrap(), path.clone(), false);
+        assert!(off.direct.is_none());
+        // On, it opens one exactly where the filesystem allows O_DIRECT.
+        let on = LocalUpload::new(file, path.clone(), true);
+        assert_eq!(
+            on.direct.is_some(),
+            write::DirectFile::open(&path).is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_direct_io_option_is_checked_and_keys_the_store() {
+        let factory = LocalFactory;
+        let here = Location::parse("/tmp").unwrap();
+        let bad = BackendOptions::new().with(DIRECT_IO_KEY, "maybe");
+        let err = factory.open(&here, &bad).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("direct_io"), "{err}");
+        let off = BackendOptions::new().with(DIRECT_IO_KEY, "false");
+        assert!(factory.open(&here, &off).await.is_ok());
+        assert_ne!(
+            factory.store_key(&here, &off),
+            factory.store_key(&here, &BackendOptions::new()),
+            "stores with different settings must not be shared"
+        );
+    }
 }
