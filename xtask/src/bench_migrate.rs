@@ -152,8 +152,7 @@ pub fn run(args: &[&str]) -> Result<()> {
         results.push(run_leg("local→local", &ways, runs, &|_| {
             ferry_cmd(&["verify", "-q"])
         })?);
-        // Deleted only now: removing thousands of files right before the next run makes ext4
-        // scan the recently freed inodes on every create, which slows whichever tool runs next.
+        // Deleted only now, when the leg ends (see the `bench` module docs).
         let _ = std::fs::remove_dir_all(&dst_root);
     }
 

@@ -72,6 +72,23 @@ impl BackendOptions {
             .ok_or_else(|| format!("{key} must be seconds, e.g. 300 or 2.5s (0: no limit)"))?;
         Ok((seconds > 0.0).then(|| std::time::Duration::from_secs_f64(seconds)))
     }
+
+    /// A yes/no option ([`parse_flag`]), or `default` when the key is absent. The error is a
+    /// message for the backend to wrap.
+    pub fn flag(&self, key: &str, default: bool) -> std::result::Result<bool, String> {
+        self.get(key)
+            .map_or(Ok(default), |value| parse_flag(key, value))
+    }
+}
+
+/// Parses a yes/no value of option `key`, as every backend spells it: `true`, `yes`, `on`, `1`
+/// or `false`, `no`, `off`, `0`, in any case. The error is a message for the caller to wrap.
+pub fn parse_flag(key: &str, value: &str) -> std::result::Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err(format!("{key} must be true or false, not {value:?}")),
+    }
 }
 
 impl std::fmt::Debug for BackendOptions {
@@ -228,6 +245,22 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         assert!(err.to_string().contains("unknown scheme \"ftp\""), "{err}");
         assert!(err.to_string().contains("mem"), "{err}");
+    }
+
+    #[test]
+    fn flags_take_every_spelling_a_default_and_name_a_bad_value() {
+        let opts = BackendOptions::new()
+            .with("a", " Yes ")
+            .with("b", "OFF")
+            .with("c", "maybe");
+        assert_eq!(opts.flag("a", false), Ok(true));
+        assert_eq!(opts.flag("b", true), Ok(false));
+        assert_eq!(opts.flag("absent", true), Ok(true));
+        let message = opts.flag("c", true).unwrap_err();
+        assert!(
+            message.contains('c') && message.contains("maybe"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ferry_core::registry::parse_flag;
 use ferry_core::{BackendOptions, Error, ErrorKind, Result};
 
 /// Google's JSON API endpoint.
@@ -185,13 +186,7 @@ fn invalid(message: &str) -> Error {
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" | "on" => Ok(true),
-        "false" | "no" | "0" | "off" => Ok(false),
-        _ => Err(invalid(&format!(
-            "{key} must be true or false, not {value:?}"
-        ))),
-    }
+    parse_flag(key, value).map_err(|message| invalid(&message))
 }
 
 /// Adds `scheme://` to an endpoint given as `host:port`, drops a trailing `/`.

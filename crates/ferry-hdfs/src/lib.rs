@@ -178,11 +178,9 @@ fn settings(options: &BackendOptions) -> Result<HdfsSettings> {
                 .ok_or_else(|| invalid("replication", v, "expected a number from 1 to 512"))
         })
         .transpose()?;
-    let checksums = match options.get("checksum").map(str::trim) {
-        None | Some("true") | Some("on") | Some("1") => true,
-        Some("false") | Some("off") | Some("0") => false,
-        Some(other) => return Err(invalid("checksum", other, "expected true or false")),
-    };
+    let checksums = options
+        .flag("checksum", true)
+        .map_err(|message| Error::new(ErrorKind::InvalidInput, format!("HDFS option {message}")))?;
     let large_writes = options
         .get("large_writes")
         .map(|v| {

@@ -653,8 +653,12 @@ impl BackendFactory for LocalFactory {
     }
 
     fn store_key(&self, _: &Location, options: &BackendOptions) -> String {
-        // Two settings, two stores (the registry caches stores by this key).
-        format!("{DIRECT_IO_KEY}={:?}", options.get(DIRECT_IO_KEY))
+        // Two settings, two stores (the registry caches stores by this key); a bad value
+        // fails in `open`.
+        format!(
+            "{DIRECT_IO_KEY}={:?}",
+            options.flag(DIRECT_IO_KEY, true).ok()
+        )
     }
 
     async fn open(
@@ -662,16 +666,9 @@ impl BackendFactory for LocalFactory {
         location: &Location,
         options: &BackendOptions,
     ) -> Result<Arc<dyn Storage>> {
-        let direct_io = match options.get(DIRECT_IO_KEY) {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("option {DIRECT_IO_KEY} is true or false, not {other:?}"),
-                ))
-            }
-        };
+        let direct_io = options
+            .flag(DIRECT_IO_KEY, true)
+            .map_err(|message| Error::new(ErrorKind::ConfigInvalid, format!("option {message}")))?;
         match location.authority() {
             None | Some("") | Some("localhost") => {
                 Ok(Arc::new(LocalStorage::with_direct_io(direct_io)))
@@ -714,7 +711,7 @@ mod tests {
         let here = Location::parse("/tmp").unwrap();
         let bad = BackendOptions::new().with(DIRECT_IO_KEY, "maybe");
         let err = factory.open(&here, &bad).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
         assert!(err.to_string().contains("direct_io"), "{err}");
         let off = BackendOptions::new().with(DIRECT_IO_KEY, "false");
         assert!(factory.open(&here, &off).await.is_ok());
