@@ -105,8 +105,8 @@ impl Journal {
 
     fn open_mode(path: &Path, source: &str, destination: &str, read_only: bool) -> Result<Journal> {
         let io = |e: std::io::Error| Error::from_io(e, "journal", path.display());
-        let (prior, torn) = match std::fs::read_to_string(path) {
-            Ok(text) => (load(&text), !text.is_empty() && !text.ends_with('\n')),
+        let (prior, torn) = match std::fs::read(path) {
+            Ok(bytes) => (parse(&bytes), !bytes.is_empty() && !bytes.ends_with(b"\n")),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (HashMap::new(), false),
             Err(e) => return Err(io(e)),
         };
@@ -173,10 +173,17 @@ impl Journal {
     }
 }
 
-fn load(text: &str) -> HashMap<String, PriorState> {
+/// What a journal's bytes record, per relative path: the reader behind [`Journal::open`],
+/// public for the `journal` fuzz target. Any line that is not a record is skipped — a torn last
+/// line (even one cut inside a multi-byte character), bytes that are not UTF-8, an unknown
+/// record — so this never fails, whatever the bytes.
+pub fn parse(bytes: &[u8]) -> HashMap<String, PriorState> {
     let mut prior: HashMap<String, PriorState> = HashMap::new();
-    for (number, line) in text.lines().enumerate() {
-        let record: Record = match serde_json::from_str(line) {
+    for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let record: Record = match serde_json::from_slice(line) {
             Ok(r) => r,
             Err(err) => {
                 // A torn last line is expected after a crash; anything else is worth a warning.
