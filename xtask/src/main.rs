@@ -10,6 +10,8 @@
 //!   `_metadata`; MB/s and peak memory.
 //! * `cargo xtask fixtures` — regenerate the real-Flink `_metadata` fixtures (see
 //!   `fixtures.rs`); `cargo xtask oracle` — check the codec against Flink's own loader.
+//! * `cargo xtask fuzz decode|rewrite|journal [--runs N]` — one libFuzzer target on stable
+//!   (see `fuzz.rs`, `docs/fuzzing.md`); not part of `test`.
 //! * `cargo xtask servers` — start every test server, print the environment the tests read,
 //!   and keep them up until Enter is pressed.
 
@@ -20,6 +22,7 @@ mod bench_migrate;
 mod bench_s3;
 mod fixtures;
 mod flink;
+mod fuzz;
 mod oracle;
 mod servers;
 mod tidy;
@@ -36,6 +39,7 @@ fn main() -> Result<()> {
         Some("bench") if rest.first() == Some(&"metadata") => bench_metadata(&rest[1..]),
         Some("bench") => bench::run(&rest),
         Some("fixtures") => fixtures::run(&rest),
+        Some("fuzz") => fuzz::run(&rest),
         Some("oracle") => oracle::run(&rest),
         Some("tidy") => tidy::run(),
         Some("servers") => serve(),
@@ -44,7 +48,7 @@ fn main() -> Result<()> {
                 "usage: cargo xtask <test [--no-lint] | bench cp|s3|gcs|hdfs|migrate [--runs N] | \
                  bench metadata | \
                  fixtures [--versions V,..] [--variants A,..] | oracle [--versions V,..] | \
-                 servers | tidy>"
+                 servers | tidy | fuzz decode|rewrite|journal [--runs N]>"
             );
             bail!("unknown or missing task")
         }

@@ -100,7 +100,11 @@ pub fn rewrite(data: &[u8]) {
     // Every field holds what the table maps its old value to; nothing else moved.
     let old_paths = md.paths();
     let new_paths = after.paths();
-    assert_eq!(old_paths.len(), new_paths.len(), "the rewrite changed the path count");
+    assert_eq!(
+        old_paths.len(),
+        new_paths.len(),
+        "the rewrite changed the path count"
+    );
     let (mut matched, mut changed) = (0usize, 0usize);
     for (old, new) in old_paths.iter().zip(&new_paths) {
         assert_eq!(
@@ -130,10 +134,16 @@ pub fn rewrite(data: &[u8]) {
     // What `ferry rewrite` writes: the new bytes, read back as it reads them.
     let bytes = encode(&after).expect("a rewritten model must encode");
     if changed == 0 {
-        assert_eq!(bytes, data, "a rewrite that changed nothing changed the bytes");
+        assert_eq!(
+            bytes, data,
+            "a rewrite that changed nothing changed the bytes"
+        );
     }
     let back = decode_with_layout(&bytes, after.layout).expect("rewritten bytes must decode");
-    assert_eq!(back, after, "rewritten bytes do not decode to the rewritten model");
+    assert_eq!(
+        back, after,
+        "rewritten bytes do not decode to the rewritten model"
+    );
     decode_bytes(&bytes).expect("rewritten bytes must decode with plain decode");
 }
 
@@ -198,4 +208,3 @@ fn choose_maps(md: &Metadata, seed: u64, options: PrefixRewriteOptions) -> Prefi
     }
     PrefixMaps::new(maps)
 }
-

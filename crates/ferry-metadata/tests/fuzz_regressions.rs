@@ -39,7 +39,11 @@ fn saved(target: &str) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let dir = manifest_dir().join("tests/fuzz-regressions").join(target);
     files_under(&dir, &|p| !p.ends_with(".gitkeep"), &mut files);
-    files_under(&manifest_dir().join("tests/regressions"), &|_| true, &mut files);
+    files_under(
+        &manifest_dir().join("tests/regressions"),
+        &|_| true,
+        &mut files,
+    );
     files
 }
 
