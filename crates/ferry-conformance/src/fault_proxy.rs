@@ -125,7 +125,9 @@ impl FaultProxy {
     pub fn start(upstream: &str, protocol: Protocol, faults: Faults) -> FaultProxy {
         let upstream = host_port(upstream);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let address = listener.local_addr().expect("bound address");
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(AtomicBool::new(false));
@@ -206,7 +208,9 @@ impl Drop for FaultProxy {
 }
 
 fn host_port(upstream: &str) -> String {
-    let rest = upstream.split_once("://").map_or(upstream, |(_, rest)| rest);
+    let rest = upstream
+        .split_once("://")
+        .map_or(upstream, |(_, rest)| rest);
     rest.split('/').next().unwrap_or(rest).to_string()
 }
 
@@ -513,12 +517,14 @@ fn close_after(head: &[u8]) -> Vec<u8> {
 
 /// The `Content-Length` of a head, if it has one.
 fn content_length(head: &[u8]) -> Option<u64> {
-    String::from_utf8_lossy(head).split("\r\n").find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("content-length")
-            .then(|| value.trim().parse().ok())?
-    })
+    String::from_utf8_lossy(head)
+        .split("\r\n")
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
 }
 
 /// Reads and discards `length` bytes (bounded: gives up after 5 s).
