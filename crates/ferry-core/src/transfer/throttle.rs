@@ -5,8 +5,9 @@
 //!   [`ErrorKind::RateLimited`] (S3's `SlowDown`/503, GCS's 429/503) it does not pace at all.
 //!   Then it allows [`DECREASE`] × the rate the requests were being sent at, cuts again by
 //!   [`DECREASE`] at each further throttled answer to a request sent *after* the last cut (the
-//!   answers to requests already in flight tell nothing new), and adds [`INCREASE`] of the rate
-//!   at the last cut per second of successful requests.
+//!   answers to requests already in flight tell nothing new) and at least [`CUT_INTERVAL`]
+//!   after it, and adds [`INCREASE`] of the rate at the last cut per second of successful
+//!   requests.
 //! - [`ThrottledStorage`] wraps a [`Storage`]: every request-making call (and every part of a
 //!   multipart upload) first waits for its turn, then reports how it went. One limiter per
 //!   store identity, for the whole process ([`limiter_for`]): both sides of an S3→S3 copy and
@@ -40,7 +41,10 @@ use crate::storage::{
 /// The factor a throttled answer cuts the allowed rate by.
 pub const DECREASE: f64 = 0.7;
 /// The allowed rate grows by this share of the rate at the last cut per second of successes.
-pub const INCREASE: f64 = 0.05;
+pub const INCREASE: f64 = 0.1;
+/// At most one cut per this long: a store's throttling reacts to a rate over about a second
+/// (token buckets), so answers within this of a cut still reflect the rate before it.
+pub const CUT_INTERVAL: Duration = Duration::from_millis(200);
 /// The allowed rate never drops below this many requests a second.
 pub const MIN_RATE: f64 = 1.0;
 
@@ -142,10 +146,13 @@ impl AdaptiveLimiter {
     fn throttled(&self, ticket: Ticket) {
         let mut state = self.state.lock().expect("limiter state");
         state.throttled += 1;
-        if state.last_cut.is_some_and(|(at, _)| ticket.0 < at) {
-            return; // sent before the last cut: already accounted for
-        }
         let now = Instant::now();
+        if state
+            .last_cut
+            .is_some_and(|(at, _)| ticket.0 < at || now.duration_since(at) < CUT_INTERVAL)
+        {
+            return; // sent before the last cut, or too soon after it: already accounted for
+        }
         let sending = state.measured_rate(now);
         let base = match state.rate {
             Some(rate) => rate.min(sending.max(MIN_RATE)),
@@ -450,13 +457,17 @@ mod tests {
         // 100 requests in 0.5 s: 200 a second, cut to 140.
         assert!((first - 200.0 * DECREASE).abs() < 1.0, "{first}");
         assert_eq!(limiter.counts(), (100, 1));
-        // A request sent after the cut and throttled cuts again.
+        // A request sent after the cut but too soon does not cut again; one later does.
         tokio::time::advance(Duration::from_millis(1)).await;
         let ticket = limiter.acquire().await;
         limiter.record(ticket, &slow_down());
+        assert_eq!(limiter.rate(), Some(first));
+        tokio::time::advance(CUT_INTERVAL).await;
+        let ticket = limiter.acquire().await;
+        limiter.record(ticket, &slow_down());
         let second = limiter.rate().unwrap();
-        assert_eq!(limiter.counts(), (101, 2));
-        assert!((second - first * DECREASE).abs() < 1.0, "{second}");
+        assert_eq!(limiter.counts(), (102, 2));
+        assert!(second <= first * DECREASE + 1.0, "{second}");
     }
 
     #[tokio::test(start_paused = true)]
