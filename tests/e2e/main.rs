@@ -12,6 +12,8 @@ mod cp_hdfs;
 mod cp_integrity;
 mod cp_resume;
 mod cp_s3;
+mod fault_suite;
 mod flink_restore;
 mod inspect;
+mod kill_trials;
 mod migrate;

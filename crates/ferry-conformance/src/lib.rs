@@ -8,6 +8,8 @@
 //! than misbehave. Every check returns `Err(String)` describing the first broken expectation.
 //! [`run_all`] runs them all and panics with the list of failures.
 
+pub mod fault_proxy;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

@@ -179,6 +179,8 @@ fn by_status(status: u16, site: Site<'_>) -> (ErrorKind, bool, String) {
         ),
         416 => (InvalidInput, false, "range not satisfiable".into()),
         429 => (RateLimited, true, "too many requests".into()),
+        // As S3's: a busy store's answer; the engine paces the endpoint (transfer::throttle).
+        503 => (RateLimited, true, "service unavailable (503)".into()),
         501 => (
             Unsupported,
             false,
@@ -260,7 +262,7 @@ pub(crate) fn from_opendal(err: opendal::Error, site: Site<'_>) -> Error {
         }
         _ => match opendal_status(&err) {
             Some(401) => (PermissionDenied, site.fill(CREDENTIALS)),
-            Some(status @ (400 | 409 | 416 | 501)) => by_status(status, site).into_message(),
+            Some(status @ (400 | 409 | 416 | 501 | 503)) => by_status(status, site).into_message(),
             Some(status) => (
                 Unexpected,
                 format!("request to {} failed (HTTP {status})", site.endpoint),
@@ -390,6 +392,7 @@ mod tests {
     fn unknown_reasons_and_bodies_fall_back_on_the_status() {
         let e = from_response(503, b"<html>\nbusy\n</html>", site());
         assert!(e.is_temporary(), "{e}");
+        assert_eq!(e.kind(), RateLimited, "{e}");
         assert!(!e.to_string().contains('\n'), "{e}");
         assert_eq!(from_response(404, b"", site()).kind(), NotFound);
         assert_eq!(from_response(403, b"", site()).kind(), PermissionDenied);

@@ -53,6 +53,8 @@ pub fn transfer_options(args: &TransferArgs) -> anyhow::Result<CopyOptions> {
             VerifyArg::Full => VerifyMode::Full,
         },
         journal_dir: (!args.no_resume).then(|| journal_dir(args)).flatten(),
+        // A test hook (docs/architecture.md): a fixed-pace client, to compare against.
+        adaptive_throttle: std::env::var("FERRY_ADAPTIVE_THROTTLE").map_or(true, |v| v != "off"),
         ..CopyOptions::default()
     })
 }

@@ -219,13 +219,13 @@ pub async fn migrate(
         return Ok(report);
     }
 
-    // 3. _metadata last.
-    put_atomic(
-        destination.storage.as_ref(),
-        &dst_metadata,
-        planned.metadata.clone(),
-    )
-    .await?;
+    // 3. _metadata last (retried like any file: one 500 must not fail a finished copy).
+    let storage = destination.storage.as_ref();
+    (options.copy.retry)
+        .run("write _metadata", || {
+            put_atomic(storage, &dst_metadata, planned.metadata.clone())
+        })
+        .await?;
 
     // 4. Read back and verify; remove _metadata again if anything is wrong.
     let problems = check_written(

@@ -31,6 +31,7 @@ mod plan;
 pub mod ratelimit;
 pub mod report;
 pub mod retry;
+pub mod throttle;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -120,6 +121,8 @@ pub struct CopyOptions {
     /// Files in flight when the store copies them itself (server-side copy): such copies hold
     /// no buffers, so more of them run at once than `concurrency` allows for data copies.
     pub server_side_concurrency: usize,
+    /// Pace requests to an endpoint that answers "slow down" ([`throttle`]); on by default.
+    pub adaptive_throttle: bool,
 }
 
 impl Default for CopyOptions {
@@ -141,6 +144,7 @@ impl Default for CopyOptions {
             destination_is_dir: false,
             skip_identical: false,
             server_side_concurrency: DEFAULT_SERVER_SIDE_CONCURRENCY,
+            adaptive_throttle: true,
         }
     }
 }
@@ -268,6 +272,11 @@ impl Context {
         observer: Arc<dyn Observer>,
         job_key: &str,
     ) -> Result<Context> {
+        let (mut src, mut dst) = (src, dst);
+        if opts.adaptive_throttle {
+            src.storage = throttle::ThrottledStorage::wrap(src.storage);
+            dst.storage = throttle::ThrottledStorage::wrap(dst.storage);
+        }
         if opts.concurrency == 0 {
             let preferred = |e: &Endpoint| e.storage.capabilities().preferred_concurrency;
             opts.concurrency = DEFAULT_CONCURRENCY.max(preferred(&src).max(preferred(&dst)));

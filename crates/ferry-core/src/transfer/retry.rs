@@ -2,11 +2,16 @@
 //!
 //! The delay doubles from `base_delay` up to `max_delay`, with up to 25 % jitter. When the
 //! retries run out the error is marked `Persistent` so that no outer layer retries it again.
+//!
+//! Inside a paced storage call ([`super::throttle`]), a backend's own retries take their turn
+//! from the endpoint's limiter before each attempt again, and report throttled answers to it,
+//! so a store that says "slow down" sees fewer requests, not just later ones.
 
 use std::future::Future;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use super::throttle::{self, Ticket};
+use crate::error::{Error, ErrorKind, Result};
 
 /// How often and how patiently to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,13 +73,24 @@ impl RetryPolicy {
         Fut: Future<Output = Result<T>>,
     {
         let mut tries = 0;
+        let limiter = throttle::current();
+        let mut ticket = Ticket::now();
         loop {
-            match attempt().await {
+            let outcome = attempt().await;
+            if let (Some(limiter), Err(err)) = (&limiter, &outcome) {
+                if err.kind() == ErrorKind::RateLimited {
+                    limiter.record(ticket, &outcome);
+                }
+            }
+            match outcome {
                 Err(err) if retryable(&err) && tries < self.retries => {
                     let delay = self.delay(tries);
                     tracing::warn!(%err, attempt = tries + 1, ?delay, "retrying {what}");
                     tries += 1;
                     tokio::time::sleep(delay).await;
+                    if let Some(limiter) = &limiter {
+                        ticket = limiter.acquire().await;
+                    }
                 }
                 other => return other,
             }
@@ -85,7 +101,7 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{ErrorKind, Retry};
+    use crate::error::Retry;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn fast(retries: u32) -> RetryPolicy {
