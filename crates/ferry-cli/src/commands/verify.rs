@@ -70,7 +70,8 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
             )?,
             (true, Some(depends)) => writeln!(
                 out,
-                "ok, but {depends} — moving or deleting those breaks it; to move it, use \
+                "ok: every referenced file is present with its recorded size, but the \
+                 snapshot {depends} — moving or deleting those breaks it; to move it, use \
                  ferry migrate"
             )?,
             (false, depends) => {
