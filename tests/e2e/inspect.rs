@@ -372,6 +372,7 @@ fn rewrite_with_maps_counts_and_rewrites() {
         .arg(format!("{root}/checkpoints/{prev}=hdfs://nn:8020/old-job"))
         .arg("--map")
         .arg("file:/nowhere=s3://x/y")
+        .arg("--allow-unmatched")
         .arg("--json")
         .assert()
         .success()

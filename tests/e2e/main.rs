@@ -17,3 +17,4 @@ mod flink_restore;
 mod inspect;
 mod kill_trials;
 mod migrate;
+mod snapshot_traps;

@@ -123,6 +123,9 @@ pub struct RewriteArgs {
     /// opens; rewritten by default, as `ferry migrate` does).
     #[arg(long)]
     pub keep_inline_names: bool,
+    /// Write the output even if a --map matches no path (otherwise an error, nothing written).
+    #[arg(long)]
+    pub allow_unmatched: bool,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -190,6 +193,11 @@ pub struct MigrateArgs {
     /// Leave the names of inline state handles as they are (they are never opened).
     #[arg(long)]
     pub keep_inline_names: bool,
+    /// When SRC's checkpoint base was copied without rewriting (its _metadata names the old
+    /// base): read each external root from beside SRC if all its files are there, else from
+    /// the old base (auto); always beside SRC; or always from the old base (original).
+    #[arg(long, value_enum, default_value_t = ExternalSourceArg::Auto, value_name = "WHERE")]
+    pub external_source: ExternalSourceArg,
     /// Print the plan (files, bytes, external roots, path rewrites) and write nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -379,6 +387,17 @@ pub struct TransferArgs {
     /// Where resume journals are kept.
     #[arg(long, env = "FERRY_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+}
+
+/// `--external-source` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExternalSourceArg {
+    /// Beside SRC where complete, else where _metadata names the files.
+    Auto,
+    /// Beside SRC, under its current checkpoint base.
+    Beside,
+    /// Where _metadata names the files.
+    Original,
 }
 
 /// `--verify` values.

@@ -1,13 +1,18 @@
 //! `ferry cp SRC DST`: validated options → the core's transfer engine → summary, JSON report
 //! and exit code. Ctrl-C stops at once; the journal lets the same command resume.
+//!
+//! When SRC itself holds a Flink `_metadata` that names files outside SRC (or its own files by
+//! absolute path), a plain copy would still depend on the original place: cp warns and points
+//! to `ferry migrate` (SRC only; snapshots deeper in the tree are copied without a word).
 
 use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use ferry_core::relocate::{closure, snapshot};
 use ferry_core::transfer::filter::Filter;
 use ferry_core::transfer::report::CopyReport;
-use ferry_core::transfer::{self, CopyOptions};
+use ferry_core::transfer::{self, CopyOptions, Endpoint};
 
 use crate::backends;
 use crate::cli::{CpArgs, GlobalArgs};
@@ -25,6 +30,12 @@ pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     let destination = backends::endpoint(&registry, &args.dst, &args.backend.side(false))
         .await
         .with_context(|| format!("destination {}", args.dst))?;
+
+    if !global.quiet {
+        if let Some(trap) = snapshot_trap(&source, &args).await {
+            crate::exit::note!("ferry: warning: {trap}");
+        }
+    }
 
     let progress = Arc::new(CopyProgress::new(
         !global.quiet && !args.json,
@@ -52,6 +63,29 @@ pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
         exit::PARTIAL
     } else {
         exit::OK
+    })
+}
+
+/// The warning for a source that is a Flink snapshot whose plain copy would still depend on
+/// files at the original place; `None` for anything else (errors included: cp copies any tree).
+async fn snapshot_trap(source: &Endpoint, args: &CpArgs) -> Option<String> {
+    let snapshot = snapshot::probe(source.storage.as_ref(), &source.location)
+        .await
+        .ok()??;
+    let references = closure::references(&snapshot).ok()?;
+    let pinned = closure::pinned(&snapshot.dir, &references);
+    (!pinned.is_empty()).then(|| {
+        format!(
+            "{} is a Flink snapshot whose _metadata names {} files ({}) by absolute path outside \
+             the copy, under {}: the copy depends on them and breaks when they move or go; to \
+             move a snapshot, use `ferry migrate {} {}`",
+            snapshot.dir,
+            pinned.files,
+            human_bytes(pinned.bytes),
+            pinned.describe_roots(),
+            args.src,
+            args.dst
+        )
     })
 }
 

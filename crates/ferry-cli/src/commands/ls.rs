@@ -1,4 +1,6 @@
-//! `ferry ls ROOT [--json]`: the snapshots under a savepoint directory or checkpoint base.
+//! `ferry ls ROOT [--json]`: the snapshots under a savepoint directory or checkpoint base, with
+//! their own size and the size of what they reference outside their directory, and why an
+//! incomplete one is incomplete. A ROOT that does not exist is an error.
 
 use std::io::Write;
 use std::time::SystemTime;
@@ -27,19 +29,34 @@ pub async fn run(args: LsArgs) -> anyhow::Result<i32> {
     }
     writeln!(
         out,
-        "{:>8}  {:<10}  {:<10}  {:>10}  {:<20}  location",
-        "id", "kind", "complete", "size", "time"
+        "{:>8}  {:<10}  {:<8}  {:>10}  {:>10}  {:<20}  location",
+        "id", "kind", "complete", "own", "external", "time"
     )?;
     for s in &snapshots {
         writeln!(
             out,
-            "{:>8}  {:<10}  {:<10}  {:>10}  {:<20}  {}",
+            "{:>8}  {:<10}  {:<8}  {:>10}  {:>10}  {:<20}  {}{}",
             s.id.map_or("-".to_string(), |i| i.to_string()),
             s.kind,
             if s.complete { "yes" } else { "NO" },
-            human_bytes(s.size),
+            human_bytes(s.own_size),
+            if s.external_files > 0 {
+                format!("+{}", human_bytes(s.external_size))
+            } else {
+                "-".to_string()
+            },
             s.modified.map_or("-".to_string(), format_time),
-            s.location
+            s.location,
+            s.problem
+                .as_ref()
+                .map_or(String::new(), |why| format!("  ({why})")),
+        )?;
+    }
+    if snapshots.iter().any(|s| s.external_files > 0) {
+        writeln!(
+            out,
+            "external: files _metadata references outside the snapshot's directory (sizes as \
+             recorded); the snapshot needs them, so moving its directory alone breaks it"
         )?;
     }
     Ok(exit::OK)

@@ -5,12 +5,13 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use ferry_core::relocate::closure::ExternalSource;
 use ferry_core::relocate::migrate::{self, MigrateOptions, MigrateReport};
 use ferry_core::relocate::snapshot;
 use ferry_core::Location;
 
 use crate::backends;
-use crate::cli::{GlobalArgs, MigrateArgs};
+use crate::cli::{ExternalSourceArg, GlobalArgs, MigrateArgs};
 use crate::exit;
 use crate::progress::CopyProgress;
 use crate::units::human_bytes;
@@ -47,6 +48,11 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
         referenced_only: args.referenced_only,
         force: args.force,
         keep_inline_names: args.keep_inline_names,
+        external_source: match args.external_source {
+            ExternalSourceArg::Auto => ExternalSource::Auto,
+            ExternalSourceArg::Beside => ExternalSource::Beside,
+            ExternalSourceArg::Original => ExternalSource::Original,
+        },
     };
     let progress = Arc::new(CopyProgress::new(
         !global.quiet && !args.json,
@@ -93,7 +99,14 @@ fn print_human(out: &mut impl Write, report: &MigrateReport, verbose: bool) -> s
     )?;
     writeln!(out, "destination {}", plan.destination)?;
     if let Some(moved) = &plan.source_moved {
-        writeln!(out, "note        _metadata names {}; the files were found under {} (the checkpoint base was copied without rewriting)", moved.from, moved.to)?;
+        writeln!(out, "note        _metadata names {}, the snapshot lies under {} (the checkpoint base was copied without rewriting); files are placed as if read beside it", moved.from, moved.to)?;
+    }
+    for choice in &plan.external_sources {
+        writeln!(
+            out,
+            "source      {} read from {} ({} files: {})",
+            choice.named, choice.read_from, choice.files, choice.reason
+        )?;
     }
     let referenced = plan.files.iter().filter(|f| f.referenced).count();
     writeln!(

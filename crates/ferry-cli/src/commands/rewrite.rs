@@ -84,6 +84,28 @@ pub async fn run(args: RewriteArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
             include_inline_names: !args.keep_inline_names,
         },
     )?;
+    let unmatched: Vec<&PrefixMap> = maps
+        .iter()
+        .zip(&rewrite.hits)
+        .filter(|(_, &hits)| hits == 0)
+        .map(|(m, _)| m)
+        .collect();
+    if let (Some(first), false) = (unmatched.first(), args.allow_unmatched) {
+        let example = snap
+            .metadata
+            .paths()
+            .iter()
+            .find(|p| p.kind() == ferry_metadata::PathKind::Absolute)
+            .map(|p| format!(" (its paths look like {})", p.value_str()))
+            .unwrap_or_else(|| " (it holds no absolute path)".to_string());
+        bail!(
+            "--map {}={} matched no path in {}{example}; nothing written (check OLD, or pass \
+             --allow-unmatched)",
+            first.from,
+            first.to,
+            snap.metadata_location
+        );
+    }
     let out_bytes: Vec<u8> = if rewrite.stats.changed == 0 {
         snap.raw.to_vec()
     } else {
@@ -181,6 +203,7 @@ pub async fn run(args: RewriteArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
         )?;
     }
     for m in report.maps.iter().filter(|m| m.fields == 0) {
+        // Only reached with --allow-unmatched.
         if !global.quiet {
             crate::exit::note!("ferry: warning: --map {}={} matched no path", m.from, m.to);
         }

@@ -55,15 +55,45 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
                 problem.path, problem.problem, problem.referenced_by
             )?;
         }
-        writeln!(
-            out,
-            "{}",
-            if report.ok() {
+        let depends = (!report.self_contained).then(|| {
+            format!(
+                "depends on {} files ({}) outside its directory, under {}",
+                report.external_files,
+                human_bytes(report.external_bytes),
+                roots(&report.external_roots)
+            )
+        });
+        match (report.ok(), depends) {
+            (true, None) => writeln!(
+                out,
                 "ok: every referenced file is present with its recorded size"
-            } else {
-                "NOT RESTORABLE: fix the problems above"
+            )?,
+            (true, Some(depends)) => writeln!(
+                out,
+                "ok: every referenced file is present with its recorded size, but the \
+                 snapshot {depends} — moving or deleting those breaks it; to move it, use \
+                 ferry migrate"
+            )?,
+            (false, depends) => {
+                if let Some(depends) = depends {
+                    writeln!(out, "note: the snapshot {depends}")?;
+                }
+                writeln!(out, "NOT RESTORABLE: fix the problems above")?;
             }
-        )?;
+        }
     }
     Ok(if report.ok() { exit::OK } else { exit::PARTIAL })
+}
+
+/// External roots for one line: `root (n files), …`, at most three.
+fn roots(roots: &std::collections::BTreeMap<String, usize>) -> String {
+    let mut parts: Vec<String> = roots
+        .iter()
+        .take(3)
+        .map(|(root, n)| format!("{root} ({n} files)"))
+        .collect();
+    if roots.len() > 3 {
+        parts.push(format!("and {} more roots", roots.len() - 3));
+    }
+    parts.join(", ")
 }

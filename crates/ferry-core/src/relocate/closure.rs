@@ -4,16 +4,22 @@
 //! Relative handles (S-6) resolve against the snapshot directory; absolute ones (S-2 files,
 //! S-15 file-merging segments) are used as written. Directory fields (O-17) and inline-handle
 //! names (S-1) name no file to copy; the layout rewrites them like any other path.
+//!
+//! Also here: what a snapshot depends on outside its directory ([`outside`], [`pinned`]: the
+//! traps of copying a snapshot as a plain directory), and where the files of a snapshot whose
+//! checkpoint base was copied without rewriting are read from ([`choose_sources`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use ferry_metadata::{PathField, PathKind};
+use futures::StreamExt;
 use serde::Serialize;
 
 use super::parse_flink_path;
 use super::snapshot::Snapshot;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::location::Location;
+use crate::storage::Storage;
 
 /// One referenced file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -110,24 +116,264 @@ pub fn moved_base(
 }
 
 /// The external root a file outside the snapshot directory belongs to, for reports: the first
-/// directory below the snapshot's parent (`…/<job>/shared`, `…/<job>/taskowned`), the first two
-/// below its grandparent (`…/<other-job>/shared`), else the file's own directory.
+/// directory below the snapshot's parent (`…/<job>/shared`, `…/<job>/taskowned`), else a
+/// Flink state directory on its path (`…/shared`, `…/taskowned`: another job's, or the
+/// original's after the snapshot directory was copied alone), else the first two below the
+/// snapshot's grandparent (`…/<other-job>/chk-1`), else the file's own directory.
 pub fn external_root(snapshot_dir: &Location, file: &Location) -> Location {
     let job = snapshot_dir.parent().filter(|p| !p.is_root());
     let base = job
         .as_ref()
         .and_then(Location::parent)
         .filter(|p| !p.is_root());
-    for (anchor, depth) in [(job, 1usize), (base, 2)] {
-        let Some(anchor) = anchor else { continue };
-        if let Some(rel) = file.strip_prefix(&anchor) {
-            let segments: Vec<&str> = rel.split('/').collect();
-            if segments.len() > depth {
-                return anchor.join(&segments[..depth].join("/"));
+    let below = |anchor: &Option<Location>, depth: usize| {
+        let anchor = anchor.as_ref()?;
+        let segments: Vec<&str> = file.strip_prefix(anchor)?.split('/').collect();
+        (segments.len() > depth).then(|| anchor.join(&segments[..depth].join("/")))
+    };
+    below(&job, 1)
+        .or_else(|| state_dir(file))
+        .or_else(|| below(&base, 2))
+        .unwrap_or_else(|| file.parent().unwrap_or_else(|| file.clone()))
+}
+
+/// The first `shared` or `taskowned` directory on `file`'s path, if any.
+fn state_dir(file: &Location) -> Option<Location> {
+    let segments: Vec<&str> = file.key().split('/').collect();
+    let at = segments[..segments.len().saturating_sub(1)]
+        .iter()
+        .position(|s| ["shared", "taskowned"].contains(s))?;
+    Some(file.with_path(&segments[..=at].join("/")))
+}
+
+/// Files a snapshot needs that a copy of its directory alone would not carry, by root.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Outside {
+    /// How many files.
+    pub files: usize,
+    /// Their bytes as the metadata records them (unknown sizes count 0).
+    pub bytes: u64,
+    /// Files per root (see [`external_root`]).
+    pub roots: BTreeMap<String, usize>,
+}
+
+impl Outside {
+    /// Whether there is nothing outside.
+    pub fn is_empty(&self) -> bool {
+        self.files == 0
+    }
+
+    /// The roots for one line of text: `root (n files), …`, at most three, then `and N more`.
+    pub fn describe_roots(&self) -> String {
+        let mut parts: Vec<String> = self
+            .roots
+            .iter()
+            .take(3)
+            .map(|(root, n)| format!("{root} ({n} files)"))
+            .collect();
+        if self.roots.len() > 3 {
+            parts.push(format!("and {} more roots", self.roots.len() - 3));
+        }
+        parts.join(", ")
+    }
+
+    fn add(&mut self, root: String, size: Option<u64>) {
+        self.files += 1;
+        self.bytes += size.unwrap_or(0);
+        *self.roots.entry(root).or_default() += 1;
+    }
+}
+
+/// The referenced files outside `snapshot_dir` (an incremental checkpoint's `shared/`, a
+/// previous job's files, changelog files), by external root: what the snapshot depends on
+/// beyond its own directory.
+pub fn outside(snapshot_dir: &Location, references: &[Reference]) -> Outside {
+    let mut result = Outside::default();
+    for reference in references.iter().filter(|r| !r.inside) {
+        let root = external_root(snapshot_dir, &reference.location);
+        result.add(root.to_string(), reference.size);
+    }
+    result
+}
+
+/// What a plain copy of `snapshot_dir` (`ferry cp`, distcp) would still depend on at the
+/// original place: the files [`outside`] it, and the files inside it that `_metadata` names by
+/// absolute path (the copy's `_metadata` still names the original's, counted under
+/// `snapshot_dir`). Relative references alone move with the directory.
+pub fn pinned(snapshot_dir: &Location, references: &[Reference]) -> Outside {
+    let mut result = outside(snapshot_dir, references);
+    for reference in references.iter().filter(|r| r.inside && !r.relative) {
+        result.add(snapshot_dir.to_string(), reference.size);
+    }
+    result
+}
+
+/// Where `ferry migrate` reads the files of a snapshot whose checkpoint base was copied
+/// without rewriting (see [`moved_base`]) from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExternalSource {
+    /// Per external root: beside the snapshot when every file of the root is there with its
+    /// recorded size, otherwise where `_metadata` names them.
+    #[default]
+    Auto,
+    /// Beside the snapshot, under its current checkpoint base; missing files are an error.
+    Beside,
+    /// Where `_metadata` names them (the old base).
+    Original,
+}
+
+/// Where the files of one external root are read from, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceChoice {
+    /// The root as `_metadata` names it (under the old base).
+    pub named: String,
+    /// The root the files are read from: `named`, or the same place beside the snapshot.
+    pub read_from: String,
+    /// Referenced files under the root.
+    pub files: usize,
+    /// Why this source.
+    pub reason: String,
+}
+
+/// The outcome of [`choose_sources`] for a snapshot whose checkpoint base moved.
+#[derive(Debug, Clone)]
+pub struct MovedSources {
+    /// The old base `_metadata` names, and the snapshot's current base.
+    pub old_base: Location,
+    /// The current base.
+    pub current_base: Location,
+    /// One choice per external root under the old base.
+    pub choices: Vec<SourceChoice>,
+    /// For files read from the old base: their place under the current base, which is where
+    /// the layout places them from (so the destination is the same whichever copy was read).
+    pub logical: HashMap<Location, Location>,
+}
+
+impl MovedSources {
+    /// The location the layout places `read` (a location files are read from) as.
+    pub fn logical<'a>(&'a self, read: &'a Location) -> &'a Location {
+        self.logical.get(read).unwrap_or(read)
+    }
+}
+
+/// For a snapshot whose checkpoint base was copied elsewhere without rewriting its paths
+/// ([`moved_base`]), decides per external root whether its files are read from beside the
+/// snapshot (the current base, on `storage`) or from where `_metadata` names them, and points
+/// each such reference at the chosen copy. Returns `None` for a snapshot whose base did not
+/// move.
+///
+/// The rule does not depend on whether the old location still exists: in
+/// [`ExternalSource::Auto`] a root is read from beside the snapshot exactly when every one of
+/// its files is there with the recorded size. Either way the files are placed as if they lay
+/// beside the snapshot, so the destination layout is the same whichever copy was read.
+pub async fn choose_sources(
+    storage: &dyn Storage,
+    snapshot_dir: &Location,
+    references: &mut [Reference],
+    mode: ExternalSource,
+) -> Result<Option<MovedSources>> {
+    let Some((old, current)) = moved_base(snapshot_dir, references) else {
+        return Ok(None);
+    };
+    let mut groups: BTreeMap<Location, Vec<(usize, Location)>> = BTreeMap::new();
+    for (i, reference) in references.iter().enumerate().filter(|(_, r)| !r.inside) {
+        if let Some(beside) = reference.location.replace_prefix(&old, &current) {
+            let root = external_root(snapshot_dir, &beside);
+            groups.entry(root).or_default().push((i, beside));
+        }
+    }
+    let mut moved = MovedSources {
+        old_base: old.clone(),
+        current_base: current.clone(),
+        choices: Vec::new(),
+        logical: HashMap::new(),
+    };
+    for (root, members) in groups {
+        let named = root.replace_prefix(&current, &old).unwrap_or(root.clone());
+        let (beside, reason) = match mode {
+            ExternalSource::Original => (false, "--external-source original".to_string()),
+            ExternalSource::Beside => match first_absent(storage, references, &members).await? {
+                None => (true, "--external-source beside".to_string()),
+                Some(absent) => {
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!(
+                            "--external-source beside: {absent} (_metadata names it under {old}; \
+                             --external-source original reads it there)"
+                        ),
+                    ))
+                }
+            },
+            ExternalSource::Auto => match first_absent(storage, references, &members).await? {
+                None => (
+                    true,
+                    format!(
+                        "all {} files are beside the snapshot, under its current checkpoint base",
+                        members.len()
+                    ),
+                ),
+                Some(absent) => (
+                    false,
+                    format!(
+                        "not all beside the snapshot ({absent}); read where _metadata names them"
+                    ),
+                ),
+            },
+        };
+        moved.choices.push(SourceChoice {
+            read_from: if beside { &root } else { &named }.to_string(),
+            named: named.to_string(),
+            files: members.len(),
+            reason,
+        });
+        for (i, beside_location) in members {
+            if beside {
+                references[i].location = beside_location;
+            } else {
+                moved
+                    .logical
+                    .insert(references[i].location.clone(), beside_location);
             }
         }
     }
-    file.parent().unwrap_or_else(|| file.clone())
+    Ok(Some(moved))
+}
+
+/// The first of `members` (reference index, location beside the snapshot) that is not beside
+/// the snapshot with the recorded size, described; `None` when all are.
+async fn first_absent(
+    storage: &dyn Storage,
+    references: &[Reference],
+    members: &[(usize, Location)],
+) -> Result<Option<String>> {
+    let mut checks = futures::stream::iter(members)
+        .map(|(i, beside)| async move {
+            let reference = &references[*i];
+            match storage.stat(beside).await {
+                Ok(entry) => Ok(match reference.size {
+                    Some(size) if reference.exact_size && entry.size != size => Some(format!(
+                        "{beside} has {} bytes, the metadata records {size}",
+                        entry.size
+                    )),
+                    Some(size) if entry.size < size => Some(format!(
+                        "{beside} has {} bytes, less than the {size} recorded",
+                        entry.size
+                    )),
+                    _ => None,
+                }),
+                Err(err) if err.kind() == ErrorKind::NotFound => {
+                    Ok(Some(format!("{beside} is missing")))
+                }
+                Err(err) => Err(err),
+            }
+        })
+        .buffered(32);
+    while let Some(check) = checks.next().await {
+        if let Some(absent) = check? {
+            return Ok(Some(absent));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -167,5 +413,13 @@ mod tests {
         );
         assert_eq!(root("s3://b/cp/job0/shared/a.sst"), "s3://b/cp/job0/shared");
         assert_eq!(root("s3://b/dstl/x/y"), "s3://b/dstl/x");
+        assert_eq!(root("s3://b/cp/job0/chk-1/f"), "s3://b/cp/job0/chk-1");
+        // A snapshot directory copied alone: its metadata names the original's shared/.
+        let copy = Location::parse("file:/tmp/copy/chk-4").unwrap();
+        let file = Location::parse("file:/data/cp/job1/shared/op_1/seg").unwrap();
+        assert_eq!(
+            external_root(&copy, &file).to_string(),
+            "file:/data/cp/job1/shared"
+        );
     }
 }

@@ -46,6 +46,9 @@ pub struct MigrateOptions {
     pub force: bool,
     /// Keep inline-handle names (S-1) as they are instead of rewriting them.
     pub keep_inline_names: bool,
+    /// Where files are read from when the source's checkpoint base was copied without
+    /// rewriting ([`closure::choose_sources`]).
+    pub external_source: closure::ExternalSource,
 }
 
 /// One file of the plan.
@@ -99,8 +102,12 @@ pub struct MigratePlan {
     /// The command that restores from the destination.
     pub restore_command: String,
     /// When the source's checkpoint base was copied elsewhere as a whole before this run: the
-    /// old base its `_metadata` still names, and the current base the files are read from.
+    /// old base its `_metadata` still names, the snapshot's current base, and how many
+    /// referenced files `_metadata` names under the old base.
     pub source_moved: Option<PrefixMove>,
+    /// With `source_moved`: per external root, whether its files were read from beside the
+    /// snapshot or from the old base, and why.
+    pub external_sources: Vec<closure::SourceChoice>,
 }
 
 /// The outcome of a migration.
@@ -289,14 +296,16 @@ async fn plan(
         options.scheme.as_deref(),
     )?;
     let mut references = closure::references(snapshot)?;
-    let moved = moved_source(source, &references).await?;
-    if let Some((old, new)) = &moved {
-        for reference in &mut references {
-            if let Some(current) = reference.location.replace_prefix(old, new) {
-                reference.location = current;
-            }
-        }
-    }
+    let sources = closure::choose_sources(
+        source.storage.as_ref(),
+        &snapshot.dir,
+        &mut references,
+        options.external_source,
+    )
+    .await?;
+    let moved = sources
+        .as_ref()
+        .map(|s| (s.old_base.clone(), s.current_base.clone()));
     let (metadata, rewrites) = rewrite(snapshot, &layout, options, moved.as_ref())?;
 
     let referenced: HashSet<&Location> = references.iter().map(|r| &r.location).collect();
@@ -331,7 +340,12 @@ async fn plan(
                 .map(|e| (source.storage.clone(), e, false)),
         );
     for (store, entry, is_referenced) in all {
-        let placement = layout.place(&entry.location);
+        // Files read from a moved base's old place are placed as if read beside the snapshot.
+        let placed_as = match (&sources, is_referenced) {
+            (Some(sources), true) => sources.logical(&entry.location),
+            _ => &entry.location,
+        };
+        let placement = layout.place(placed_as);
         let target = layout.physical(&placement.location, &destination.location);
         if placement.anchor != Anchor::Snapshot {
             *roots
@@ -379,11 +393,12 @@ async fn plan(
             "flink run -s {} <your-job.jar> [args]",
             flink_path(&published)
         ),
-        source_moved: moved.map(|(old, new)| PrefixMove {
-            from: old.to_string(),
-            to: new.to_string(),
-            count: 0,
+        source_moved: sources.as_ref().map(|s| PrefixMove {
+            from: s.old_base.to_string(),
+            to: s.current_base.to_string(),
+            count: s.choices.iter().map(|c| c.files).sum(),
         }),
+        external_sources: sources.map(|s| s.choices).unwrap_or_default(),
     };
     Ok(Planned {
         plan,
@@ -461,43 +476,6 @@ fn rewrite(
         .map(|((from, to), count)| PrefixMove { from, to, count })
         .collect();
     Ok((Bytes::from(bytes), rewrites))
-}
-
-/// Detects a source whose checkpoint base was copied elsewhere as a whole: its references name
-/// the old base, where the files are gone, while they exist under the current base.
-async fn moved_source(
-    source: &Endpoint,
-    references: &[Reference],
-) -> Result<Option<(Location, Location)>> {
-    let snapshot_dir = source_dir(&source.location);
-    let Some((old, new)) = closure::moved_base(&snapshot_dir, references) else {
-        return Ok(None);
-    };
-    let Some(sample) = references
-        .iter()
-        .find(|r| !r.inside && r.location.strip_prefix(&old).is_some())
-    else {
-        return Ok(None);
-    };
-    let Some(current) = sample.location.replace_prefix(&old, &new) else {
-        return Ok(None);
-    };
-    let original_gone = match source.storage.stat(&sample.location).await {
-        Err(err) => {
-            err.kind() == ErrorKind::NotFound || !sample.location.same_store(&source.location)
-        }
-        Ok(_) => false,
-    };
-    let current_there = source.storage.stat(&current).await.is_ok();
-    Ok((original_gone && current_there).then_some((old, new)))
-}
-
-/// The snapshot directory for what the user named (a `_metadata` path names its parent).
-fn source_dir(named: &Location) -> Location {
-    match named.file_name() {
-        Some(METADATA_FILE) => named.parent().unwrap_or_else(|| named.clone()),
-        _ => named.clone(),
-    }
 }
 
 /// Stats every referenced file on its store; fails listing what is missing or truncated.

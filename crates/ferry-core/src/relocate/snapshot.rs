@@ -11,7 +11,7 @@ use ferry_metadata::Metadata;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use super::{metadata_error, METADATA_FILE};
+use super::{closure, metadata_error, METADATA_FILE};
 use crate::error::{Error, ErrorKind, Result};
 use crate::location::Location;
 use crate::storage::{read_to_bytes, Storage};
@@ -60,6 +60,16 @@ pub async fn locate(storage: &dyn Storage, named: &Location) -> Result<(Location
     }
 }
 
+/// Opens the snapshot in `dir` if `dir` holds a `_metadata`; `None` when it does not.
+pub async fn probe(storage: &dyn Storage, dir: &Location) -> Result<Option<Snapshot>> {
+    match storage.stat(&dir.join(METADATA_FILE)).await {
+        Ok(entry) if !entry.is_dir() => open(storage, dir).await.map(Some),
+        Ok(_) => Ok(None),
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
 /// Opens and decodes the snapshot the user named.
 pub async fn open(storage: &dyn Storage, named: &Location) -> Result<Snapshot> {
     let (dir, metadata_location) = locate(storage, named).await?;
@@ -84,14 +94,22 @@ pub struct SnapshotInfo {
     pub kind: &'static str,
     /// Whether `_metadata` is present (and decodes).
     pub complete: bool,
-    /// Bytes of the files inside the directory.
+    /// Bytes the snapshot needs: `own_size` + `external_size`.
     pub size: u64,
+    /// Bytes of the files inside the directory.
+    pub own_size: u64,
     /// Files inside the directory.
     pub files: u64,
+    /// Bytes of the files `_metadata` references outside the directory (as it records them;
+    /// an incremental checkpoint's `shared/`, a previous job's files).
+    pub external_size: u64,
+    /// Files `_metadata` references outside the directory.
+    pub external_files: usize,
     /// When `_metadata` (or, if incomplete, the newest file) was written.
     #[serde(serialize_with = "serialize_time")]
     pub modified: Option<SystemTime>,
-    /// Why a directory with `_metadata` is not usable, if it is not.
+    /// Why the snapshot is not complete, if it is not (no `_metadata`, or one that does not
+    /// decode).
     pub problem: Option<String>,
 }
 
@@ -127,29 +145,49 @@ const STATE_DIRS: [&str; 2] = ["shared", "taskowned"];
 const LISTINGS_IN_FLIGHT: usize = 8;
 
 /// Lists the snapshots under `root` (a savepoint directory, a checkpoint base, a job directory,
-/// or a snapshot itself), oldest first.
+/// or a snapshot itself), oldest first. A `root` that does not exist is a `NotFound` error.
 ///
 /// Directories are searched one level at a time ([`Storage::list_dir`]) for `chk-N` and
-/// `savepoint-*` names, never entering `shared/` or `taskowned/`; only the snapshot directories
-/// themselves are listed in full, to count their files and find `_metadata`.
+/// `savepoint-*` names, and for directories of any other name that hold a `_metadata` (seen in
+/// the same one-level listing, so finding them costs nothing extra), never entering `shared/` or
+/// `taskowned/`; only the snapshot directories themselves are listed in full, to count their
+/// files and find `_metadata`.
 pub async fn list(storage: &dyn Storage, root: &Location) -> Result<Vec<SnapshotInfo>> {
     let mut dirs: Vec<(Location, &'static str)> = Vec::new();
-    match root.file_name().and_then(snapshot_kind) {
-        Some(kind) => dirs.push((root.clone(), kind)),
-        None => {
-            let mut pending = vec![root.clone()];
-            while let Some(dir) = pending.pop() {
-                let mut children = storage.list_dir(&dir);
-                while let Some(child) = children.try_next().await? {
-                    let Some(name) = child.location.file_name().filter(|_| child.is_dir()) else {
-                        continue;
-                    };
-                    match snapshot_kind(name) {
-                        Some(kind) => dirs.push((child.location.clone(), kind)),
-                        None if STATE_DIRS.contains(&name) => {}
-                        None => pending.push(child.location.clone()),
-                    }
+    let mut pending = vec![root.clone()];
+    while let Some(dir) = pending.pop() {
+        let mut subdirs = Vec::new();
+        let mut has_metadata = false;
+        let mut empty = true;
+        let mut children = storage.list_dir(&dir);
+        while let Some(child) = children.try_next().await? {
+            empty = false;
+            match child.location.file_name() {
+                Some(name) if child.is_dir() => {
+                    subdirs.push((child.location.clone(), name.to_string()))
                 }
+                Some(METADATA_FILE) => has_metadata = true,
+                _ => {}
+            }
+        }
+        if dir == *root && empty {
+            storage.stat(root).await.map_err(|err| match err.kind() {
+                ErrorKind::NotFound => {
+                    Error::new(ErrorKind::NotFound, format!("{root} does not exist"))
+                }
+                _ => err,
+            })?;
+        }
+        let named = dir.file_name().and_then(snapshot_kind);
+        if has_metadata || (dir == *root && named.is_some()) {
+            dirs.push((dir, named.unwrap_or("checkpoint")));
+            continue;
+        }
+        for (child, name) in subdirs {
+            match snapshot_kind(&name) {
+                Some(kind) => dirs.push((child, kind)),
+                None if STATE_DIRS.contains(&name.as_str()) => {}
+                None => pending.push(child),
             }
         }
     }
@@ -173,13 +211,16 @@ async fn survey(storage: &dyn Storage, dir: Location, kind: &'static str) -> Res
         kind,
         complete: false,
         size: 0,
+        own_size: 0,
         files: 0,
+        external_size: 0,
+        external_files: 0,
         modified: None,
         problem: None,
     };
     let mut listing = storage.list(&dir);
     while let Some(entry) = listing.try_next().await? {
-        info.size += entry.size;
+        info.own_size += entry.size;
         info.files += 1;
         if entry.location.strip_prefix(&dir) == Some(METADATA_FILE) {
             info.complete = true;
@@ -188,11 +229,21 @@ async fn survey(storage: &dyn Storage, dir: Location, kind: &'static str) -> Res
             info.modified = info.modified.max(entry.modified);
         }
     }
+    info.size = info.own_size;
+    if !info.complete {
+        info.problem = Some(if info.files == 0 {
+            "empty: no files and no _metadata".to_string()
+        } else {
+            "no _metadata: Flink writes it last, so this snapshot is still being written, \
+             failed or was abandoned"
+                .to_string()
+        });
+    }
     Ok(info)
 }
 
-/// Reads the `_metadata` of every complete snapshot (ids, savepoint or not, usable or not)
-/// and sorts them oldest first.
+/// Reads the `_metadata` of every complete snapshot (ids, savepoint or not, usable or not, the
+/// files it references outside its directory) and sorts them oldest first.
 async fn finish(
     storage: &dyn Storage,
     mut snapshots: Vec<SnapshotInfo>,
@@ -202,8 +253,22 @@ async fn finish(
             Ok(snapshot) => {
                 info.id = Some(snapshot.metadata.checkpoint_id);
                 if let Some(props) = snapshot.metadata.properties() {
-                    if matches!(props.kind, Some(ferry_metadata::SnapshotKind::Savepoint)) {
-                        info.kind = "savepoint";
+                    match props.kind {
+                        Some(ferry_metadata::SnapshotKind::Savepoint) => info.kind = "savepoint",
+                        Some(ferry_metadata::SnapshotKind::Checkpoint) => info.kind = "checkpoint",
+                        None => {}
+                    }
+                }
+                match closure::references(&snapshot) {
+                    Ok(references) => {
+                        let outside = closure::outside(&snapshot.dir, &references);
+                        info.external_files = outside.files;
+                        info.external_size = outside.bytes;
+                        info.size = info.own_size + outside.bytes;
+                    }
+                    Err(err) => {
+                        info.complete = false;
+                        info.problem = Some(err.to_string());
                     }
                 }
             }

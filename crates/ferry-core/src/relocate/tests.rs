@@ -384,7 +384,11 @@ async fn verify_reports_missing_and_truncated_files() {
     assert!(report.ok(), "{:?}", report.problems);
     assert_eq!(report.files, 5);
     assert_eq!(report.external_roots.len(), 2);
-    assert!(!report.warnings.is_empty());
+    assert!(!report.self_contained);
+    assert_eq!(
+        report.external_files,
+        report.external_roots.values().sum::<usize>()
+    );
     w.src
         .delete(&loc("mem://src/cp/job1/shared/a.sst"))
         .await

@@ -45,6 +45,13 @@ pub struct VerifyReport {
     pub deep_checked: usize,
     /// Files outside the snapshot directory, by external root.
     pub external_roots: BTreeMap<String, usize>,
+    /// Referenced files outside the snapshot directory: moving or deleting them breaks the
+    /// snapshot, and moving its directory alone does too.
+    pub external_files: usize,
+    /// Their recorded bytes.
+    pub external_bytes: u64,
+    /// Whether every referenced file lies inside the snapshot directory.
+    pub self_contained: bool,
     /// Everything wrong; empty means restorable as far as files go.
     pub problems: Vec<Problem>,
     /// Warnings (not failures).
@@ -88,26 +95,18 @@ pub async fn check(
         bytes: references.iter().filter_map(|r| r.size).sum(),
         deep_checked: 0,
         external_roots: BTreeMap::new(),
+        external_files: 0,
+        external_bytes: 0,
+        self_contained: true,
         problems: Vec::new(),
         warnings: Vec::new(),
     };
-    for reference in references.iter().filter(|r| !r.inside) {
-        let root = closure::external_root(&snapshot.dir, &reference.location);
-        *report.external_roots.entry(root.to_string()).or_default() += 1;
-    }
-    if !report.external_roots.is_empty() {
-        report.warnings.push(format!(
-            "{} referenced files lie outside the snapshot directory (under {}); moving the \
-             directory alone would break the snapshot: use ferry migrate",
-            references.iter().filter(|r| !r.inside).count(),
-            report
-                .external_roots
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
+    // Reported as data (`external_*`, `self_contained`); the CLI words it with the verdict.
+    let outside = closure::outside(&snapshot.dir, &references);
+    report.external_files = outside.files;
+    report.external_bytes = outside.bytes;
+    report.self_contained = outside.is_empty();
+    report.external_roots = outside.roots;
     let checks = futures::stream::iter(references.iter())
         .map(|reference| {
             let storage = storage.clone();
@@ -140,7 +139,9 @@ pub async fn check(
         if let Some(current) = missing_there {
             if storage.stat(&current).await.is_ok() {
                 report.warnings.push(format!(
-                    "the snapshot was copied from {old} without rewriting its paths; its files                      are under {new}: run `ferry migrate` from here, or `ferry rewrite --map                      {old}={new}`"
+                    "the snapshot was copied from {old} without rewriting its paths; its files \
+                     are under {new}: run `ferry migrate` from here, or `ferry rewrite --map \
+                     {old}={new}`"
                 ));
             }
         }
