@@ -15,3 +15,4 @@ mod cp_s3;
 mod flink_restore;
 mod inspect;
 mod migrate;
+mod unattended_logs;

@@ -1,7 +1,6 @@
 //! `ferry cp SRC DST`: validated options → the core's transfer engine → summary, JSON report
 //! and exit code. Ctrl-C stops at once; the journal lets the same command resume.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -12,7 +11,7 @@ use ferry_core::transfer::{self, CopyOptions};
 use crate::backends;
 use crate::cli::{CpArgs, GlobalArgs};
 use crate::exit;
-use crate::progress::CopyProgress;
+use crate::progress::{CopyProgress, ProgressConfig};
 use crate::units::human_bytes;
 
 /// Runs `ferry cp`.
@@ -26,11 +25,14 @@ pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
         .await
         .with_context(|| format!("destination {}", args.dst))?;
 
-    let progress = Arc::new(CopyProgress::new(
-        !global.quiet && !args.json,
-        args.dry_run && !args.json,
-        global.verbose > 0,
-    ));
+    let progress = Arc::new(CopyProgress::new(ProgressConfig::for_run(
+        global,
+        args.transfer.stats,
+        args.transfer.stats_json,
+        args.json,
+        args.dry_run,
+    )));
+    progress.start();
     let copy = transfer::copy(source, destination, options, progress.clone());
     let report = tokio::select! {
         report = copy => report?,
@@ -42,9 +44,7 @@ pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     };
     progress.finish();
     if args.json {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+        crate::json::print(&report)?;
     } else if !global.quiet {
         crate::exit::note!("{}", summary(&report));
     }
