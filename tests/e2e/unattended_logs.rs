@@ -273,7 +273,7 @@ fn no_colour_escapes_without_a_terminal_unless_forced() {
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let plain = run("dst", false);
-    assert!(plain.contains("retrying read"), "{plain}");
+    assert!(plain.contains("WARN retrying"), "{plain}");
     assert!(
         !plain.contains('\x1b'),
         "colour escapes in a pipe: {plain:?}"
@@ -378,10 +378,10 @@ fn log_file_takes_the_logs_and_the_stats_records() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(logged.contains("retrying read"), "{logged}");
+    assert!(logged.contains("WARN retrying"), "{logged}");
     assert!(logged.contains("\"event\":\"done\""), "{logged}");
     assert!(!logged.contains('\x1b'), "{logged:?}");
-    assert!(!stderr.contains("retrying read"), "{stderr}");
+    assert!(!stderr.contains("retrying"), "{stderr}");
     assert!(stderr.starts_with("copied 6 files"), "{stderr}");
 
     // A fatal error is on stderr and in the file.

@@ -29,7 +29,7 @@ pub const STATS_SCHEMA_VERSION: u32 = 1;
 /// Width the bar line must fit in (one column spare: terminals wrap on the last one).
 const LINE_WIDTH: usize = 79;
 /// Columns of the bar itself.
-const BAR_WIDTH: usize = 20;
+const BAR_WIDTH: usize = 14;
 /// How often the bar is redrawn.
 const BAR_TICK: Duration = Duration::from_millis(250);
 
@@ -406,7 +406,7 @@ pub fn bar_text(stats: &Stats, width: usize) -> String {
             .into_iter()
             .filter(|p| !p.is_empty())
             .collect::<Vec<_>>()
-            .join("  ");
+            .join(" ");
         if text.chars().count() <= width {
             return text;
         }
