@@ -90,8 +90,9 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
     mixed_tree(&src);
     let state = dir.path().join("state");
+    // -v lists every file (without it: per directory, see unattended_logs).
     ferry(&state)
-        .args(["cp", "--dry-run", "--part-size", "1M"])
+        .args(["cp", "--dry-run", "-v", "--part-size", "1M"])
         .arg(&src)
         .arg(&dst)
         .assert()

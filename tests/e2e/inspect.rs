@@ -293,7 +293,8 @@ fn inspect_corrupt_tag_and_unknown_version() {
         .arg(&dir)
         .assert()
         .code(1)
-        .stdout("")
+        // With --json the error is also a JSON object on stdout (docs/json.md).
+        .stdout(predicate::str::contains("\"ok\": false"))
         .stderr(predicate::str::contains(
             "unknown metadata format version 9 at byte 0x4",
         ));

@@ -18,3 +18,4 @@ mod inspect;
 mod kill_trials;
 mod migrate;
 mod snapshot_traps;
+mod unattended_logs;

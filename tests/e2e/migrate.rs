@@ -268,7 +268,7 @@ fn ls_lists_snapshots_and_migrate_latest_takes_the_newest_complete_one() {
         .assert()
         .success();
     let listed = json_report(&out.get_output().stdout);
-    let rows: Vec<(String, bool)> = listed
+    let rows: Vec<(String, bool)> = listed["snapshots"]
         .as_array()
         .unwrap()
         .iter()

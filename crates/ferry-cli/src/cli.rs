@@ -2,10 +2,11 @@
 //! into the validated options the core understands. clap types never leave this crate.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::units::parse_size;
+use crate::units::{parse_duration, parse_size};
 
 /// ferry moves Flink savepoints and checkpoints — and any large directory tree — between
 /// HDFS, S3, GCS and local disk, fast and verified.
@@ -34,6 +35,10 @@ pub struct GlobalArgs {
     /// Only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Append log lines (FERRY_LOG/-v records and --stats records) to FILE instead of
+    /// standard error; errors and summaries stay on the terminal.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
 }
 
 /// ferry's commands.
@@ -55,6 +60,20 @@ pub enum Command {
     /// Rewrite the paths inside a Flink `_metadata` file (metadata only; no data is copied).
     #[command(long_about = REWRITE_ABOUT)]
     Rewrite(RewriteArgs),
+}
+
+impl Command {
+    /// Whether `--json` was given (errors then also print a JSON object on stdout).
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Cp(args) => args.json,
+            Command::Migrate(args) => args.json,
+            Command::Verify(args) => args.json,
+            Command::Ls(args) => args.json,
+            Command::Inspect(args) => args.json,
+            Command::Rewrite(args) => args.json,
+        }
+    }
 }
 
 const INSPECT_ABOUT: &str = "\
@@ -198,7 +217,8 @@ pub struct MigrateArgs {
     /// the old base (auto); always beside SRC; or always from the old base (original).
     #[arg(long, value_enum, default_value_t = ExternalSourceArg::Auto, value_name = "WHERE")]
     pub external_source: ExternalSourceArg,
-    /// Print the plan (files, bytes, external roots, path rewrites) and write nothing.
+    /// Print the plan (files and bytes per directory, external roots, path rewrites; each
+    /// file with -v) and write nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
     /// Print a JSON report on stdout.
@@ -278,7 +298,7 @@ pub struct CpArgs {
     /// Replace existing destination files.
     #[arg(long, conflicts_with = "update")]
     pub overwrite: bool,
-    /// Print the plan (files, bytes, actions) and write nothing.
+    /// Print the plan (files and bytes per directory; each file with -v) and write nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
 
@@ -387,6 +407,13 @@ pub struct TransferArgs {
     /// Where resume journals are kept.
     #[arg(long, env = "FERRY_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Print a one-line progress record every DUR (e.g. 30s, 200ms; 0 = never) and a final
+    /// one [default: 30s when standard error is not a terminal, else never: the bar shows].
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub stats: Option<Duration>,
+    /// Progress records as JSON lines (schema: docs/json.md); implied by --json.
+    #[arg(long)]
+    pub stats_json: bool,
 }
 
 /// `--external-source` values.

@@ -27,7 +27,13 @@ pub fn one_line(err: &anyhow::Error) -> String {
             break;
         }
     }
-    parts.join(": ")
+    let line = parts.join(": ");
+    // An unclassified core error reads `error: …`; after `ferry: error: ` once is enough.
+    let mut text = line.as_str();
+    while let Some(rest) = text.strip_prefix("error: ") {
+        text = rest;
+    }
+    text.to_string()
 }
 
 /// `eprintln!` that never panics: with standard error closed (`ferry … 2>&1 | head`), the
@@ -40,8 +46,9 @@ macro_rules! note {
 }
 pub(crate) use note;
 
-/// Prints `ferry: error: …` and returns [`ERROR`] (or [`OK`] for a broken pipe).
-pub fn report(err: &anyhow::Error) -> i32 {
+/// Prints `ferry: error: …` and returns [`ERROR`] (or [`OK`] for a broken pipe). With
+/// `json` (the command's `--json`), also prints the error as a JSON object on stdout.
+pub fn report(err: &anyhow::Error, json: bool) -> i32 {
     let broken_pipe = err.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
@@ -49,11 +56,47 @@ pub fn report(err: &anyhow::Error) -> i32 {
     if broken_pipe {
         return OK;
     }
-    note!("ferry: error: {}", one_line(err));
+    let message = one_line(err);
+    let line = format!("ferry: error: {message}");
+    note!("{line}");
+    crate::logs::also_to_file(&line);
+    if json {
+        let kind = err
+            .chain()
+            .find_map(|c| c.downcast_ref::<ferry_core::Error>())
+            .map(ferry_core::Error::kind);
+        crate::json::print_error(message, kind, ERROR);
+    }
     ERROR
 }
 
 /// Prints the error and exits.
-pub fn fail(err: &anyhow::Error) -> ! {
-    std::process::exit(report(err))
+pub fn fail(err: &anyhow::Error, json: bool) -> ! {
+    std::process::exit(report(err, json))
+}
+
+/// A command line clap rejected (or `--help`/`--version`): clap prints it in its own format and
+/// exits 2 (0 for help). With `--json` among the arguments, a usage error also prints the JSON
+/// error object on stdout.
+pub fn usage(err: clap::Error) -> ! {
+    if err.use_stderr() && std::env::args_os().any(|a| a == "--json") {
+        let message = err
+            .kind()
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| "invalid command line".to_string());
+        let detail = err.to_string();
+        let first = detail
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ");
+        let message = if first.is_empty() {
+            message
+        } else {
+            first.to_string()
+        };
+        crate::json::print_error(message, None, err.exit_code());
+    }
+    err.exit()
 }

@@ -5,21 +5,30 @@ mod backends;
 mod cli;
 mod commands;
 mod exit;
+mod json;
+mod logs;
 mod progress;
+mod terminal;
 mod units;
 
 use clap::Parser;
 
 fn main() {
     tune_malloc();
-    let cli = cli::Cli::parse();
-    init_tracing(&cli.global);
+    let cli = cli::Cli::try_parse().unwrap_or_else(|err| exit::usage(err));
+    let json = cli.command.json();
+    if let Err(err) = init_tracing(&cli.global) {
+        exit::fail(&err, json);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
-        Err(err) => exit::fail(&anyhow::Error::new(err).context("cannot start the async runtime")),
+        Err(err) => exit::fail(
+            &anyhow::Error::new(err).context("cannot start the async runtime"),
+            json,
+        ),
     };
     let code = runtime.block_on(commands::run(cli));
     // Do not wait for blocking filesystem tasks of an interrupted copy.
@@ -27,21 +36,36 @@ fn main() {
     std::process::exit(code);
 }
 
-fn init_tracing(global: &cli::GlobalArgs) {
+/// Log records: filtered by `FERRY_LOG` (else by -q/-v), to standard error (coloured only on
+/// a terminal, see [`terminal`]) or appended to `--log-file`.
+fn init_tracing(global: &cli::GlobalArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
     let default = match (global.quiet, global.verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        // The SDKs' own warnings (a credential provider that found nothing, with its raw
+        // response dumped) repeat what ferry's one-line error says: shown from -v on.
+        (false, 0) => "warn,aws_config=error,aws_smithy_runtime=error,opendal=error",
         (false, 1) => "info",
         (false, 2) => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match &global.log_file {
+        Some(path) => {
+            let file = logs::open(path)
+                .with_context(|| format!("cannot open the log file {}", path.display()))?;
+            builder.with_writer(file).with_ansi(false).init();
+        }
+        None => builder
+            .with_writer(std::io::stderr)
+            .with_ansi(terminal::colour_on_stderr())
+            .init(),
+    }
+    Ok(())
 }
 
 /// Has glibc recycle freed part buffers instead of handing them back to the kernel.

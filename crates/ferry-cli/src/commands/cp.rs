@@ -5,7 +5,6 @@
 //! absolute path), a plain copy would still depend on the original place: cp warns and points
 //! to `ferry migrate` (SRC only; snapshots deeper in the tree are copied without a word).
 
-use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -17,7 +16,7 @@ use ferry_core::transfer::{self, CopyOptions, Endpoint};
 use crate::backends;
 use crate::cli::{CpArgs, GlobalArgs};
 use crate::exit;
-use crate::progress::CopyProgress;
+use crate::progress::{CopyProgress, ProgressConfig};
 use crate::units::human_bytes;
 
 /// Runs `ferry cp`.
@@ -37,11 +36,14 @@ pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
         }
     }
 
-    let progress = Arc::new(CopyProgress::new(
-        !global.quiet && !args.json,
-        args.dry_run && !args.json,
-        global.verbose > 0,
-    ));
+    let progress = Arc::new(CopyProgress::new(ProgressConfig::for_run(
+        global,
+        args.transfer.stats,
+        args.transfer.stats_json,
+        args.json,
+        args.dry_run,
+    )));
+    progress.start();
     let copy = transfer::copy(source, destination, options, progress.clone());
     let report = tokio::select! {
         report = copy => report?,
@@ -53,9 +55,7 @@ pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     };
     progress.finish();
     if args.json {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+        crate::json::print(&report)?;
     } else if !global.quiet {
         crate::exit::note!("{}", summary(&report));
     }

@@ -17,12 +17,20 @@ pub async fn run(args: LsArgs) -> anyhow::Result<i32> {
     let registry = backends::registry();
     let root = backends::endpoint(&registry, &args.root, &args.backend.side(true)).await?;
     let snapshots = snapshot::list(root.storage.as_ref(), &root.location).await?;
-    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &snapshots)?;
-        writeln!(out)?;
+        let mut listed = Vec::with_capacity(snapshots.len());
+        for s in &snapshots {
+            let mut value = serde_json::to_value(s)?;
+            value["modified"] = s.modified.map(rfc3339).into();
+            listed.push(value);
+        }
+        crate::json::print(&serde_json::json!({
+            "root": root.location.to_string(),
+            "snapshots": listed,
+        }))?;
         return Ok(exit::OK);
     }
+    let mut out = std::io::stdout().lock();
     if snapshots.is_empty() {
         writeln!(out, "no snapshots under {}", root.location)?;
         return Ok(exit::OK);
@@ -62,28 +70,16 @@ pub async fn run(args: LsArgs) -> anyhow::Result<i32> {
     Ok(exit::OK)
 }
 
-/// UTC time as `YYYY-MM-DD HH:MM:SS` (no time-zone database needed).
+/// UTC time as `YYYY-MM-DD HH:MM:SS`, for the table.
 fn format_time(time: SystemTime) -> String {
-    let secs = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    chrono::DateTime::<chrono::Utc>::from(time)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// UTC time in RFC 3339, for `--json`: `2026-11-18T11:06:40Z` (with fractions when not whole).
+fn rfc3339(time: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 #[cfg(test)]
@@ -95,5 +91,8 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000);
         assert_eq!(format_time(t), "2026-11-18 11:06:40");
         assert_eq!(format_time(SystemTime::UNIX_EPOCH), "1970-01-01 00:00:00");
+        assert_eq!(rfc3339(t), "2026-11-18T11:06:40Z");
+        let t = t + std::time::Duration::from_millis(250);
+        assert_eq!(rfc3339(t), "2026-11-18T11:06:40.250Z");
     }
 }

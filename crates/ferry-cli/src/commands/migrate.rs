@@ -1,19 +1,20 @@
 //! `ferry migrate SRC DST`: the mission's main job — move a snapshot, rewrite its paths,
 //! verify it, and print the `flink run -s` that restores from the new place.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use ferry_core::relocate::closure::ExternalSource;
-use ferry_core::relocate::migrate::{self, MigrateOptions, MigrateReport};
+use ferry_core::relocate::migrate::{self, MigrateOptions, MigratePlan, MigrateReport};
 use ferry_core::relocate::snapshot;
 use ferry_core::Location;
 
 use crate::backends;
 use crate::cli::{ExternalSourceArg, GlobalArgs, MigrateArgs};
 use crate::exit;
-use crate::progress::CopyProgress;
+use crate::progress::{self, CopyProgress, PlanListing, ProgressConfig};
 use crate::units::human_bytes;
 
 /// Runs `ferry migrate`.
@@ -54,18 +55,35 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
             ExternalSourceArg::Original => ExternalSource::Original,
         },
     };
-    let progress = Arc::new(CopyProgress::new(
-        !global.quiet && !args.json,
-        false,
-        global.verbose > 0,
-    ));
-    let run = migrate::migrate(
+    let mut config = ProgressConfig::for_run(
+        global,
+        args.transfer.stats,
+        args.transfer.stats_json,
+        args.json,
+        args.dry_run,
+    );
+    // A migration's dry run prints the plan it gets whole (below), not file by file.
+    config.plan = PlanListing::Off;
+    let progress = Arc::new(CopyProgress::new(config));
+    let show_plan = !args.json && (!global.quiet || args.dry_run);
+    let verbose = global.verbose > 0;
+    let announced = progress.clone();
+    let on_plan = move |plan: &MigratePlan| {
+        if show_plan {
+            let mut out = std::io::stdout().lock();
+            let _ = print_plan(&mut out, plan, args.dry_run, verbose);
+        }
+        announced.set_totals(plan.files.len() as u64, plan.bytes);
+        announced.start();
+    };
+    let run = migrate::migrate_announcing_plan(
         &registry,
         source,
         &src_options,
         destination,
         options,
         progress.clone(),
+        on_plan,
     );
     let report = tokio::select! {
         report = run => report?,
@@ -78,10 +96,9 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
     progress.finish();
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+        crate::json::print(&report)?;
     } else if !global.quiet || !report.complete {
-        print_human(&mut out, &report, global.verbose > 0)?;
+        print_outcome(&mut out, &report)?;
     }
     Ok(if report.complete || report.dry_run {
         exit::OK
@@ -90,8 +107,14 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
     })
 }
 
-fn print_human(out: &mut impl Write, report: &MigrateReport, verbose: bool) -> std::io::Result<()> {
-    let plan = &report.plan;
+/// The plan, printed before anything is copied: what, where, how much, which rewrites. A dry
+/// run (or `-v`) adds the files: per destination directory, or each one with `-v`.
+fn print_plan(
+    out: &mut impl Write,
+    plan: &MigratePlan,
+    dry_run: bool,
+    verbose: bool,
+) -> std::io::Result<()> {
     writeln!(
         out,
         "snapshot    {} (format v{}, checkpoint {})",
@@ -130,7 +153,7 @@ fn print_human(out: &mut impl Write, report: &MigrateReport, verbose: bool) -> s
             rewrite.from, rewrite.to, rewrite.count
         )?;
     }
-    if report.dry_run || verbose {
+    if verbose {
         for file in &plan.files {
             writeln!(
                 out,
@@ -140,9 +163,25 @@ fn print_human(out: &mut impl Write, report: &MigrateReport, verbose: bool) -> s
                 file.to
             )?;
         }
+    } else if dry_run {
+        let mut dirs = BTreeMap::new();
+        for file in &plan.files {
+            let to = file.to.to_string();
+            let dir = to.rsplit_once('/').map_or(to.as_str(), |(dir, _)| dir);
+            progress::add_to_summary(&mut dirs, format!("{dir}/"), file.size, false);
+        }
+        progress::print_summary(out, &dirs)?;
     }
-    if report.dry_run {
+    if dry_run {
         writeln!(out, "dry run: nothing written")?;
+    }
+    Ok(())
+}
+
+/// What the run did, after the plan: the copy, problems, the verdict and the restore command.
+fn print_outcome(out: &mut impl Write, report: &MigrateReport) -> std::io::Result<()> {
+    let plan = &report.plan;
+    if report.dry_run {
         return Ok(());
     }
     if let Some(copy) = &report.copy {

@@ -17,6 +17,7 @@ use crate::cli::{Cli, Command, TransferArgs, VerifyArg};
 
 /// Runs the chosen command and returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
+    let json = cli.command.json();
     let result = match cli.command {
         Command::Cp(args) => cp::run(args, &cli.global).await,
         Command::Migrate(args) => migrate::run(args, &cli.global).await,
@@ -25,7 +26,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Inspect(args) => inspect::run(args, &cli.global).await,
         Command::Rewrite(args) => rewrite::run(args, &cli.global).await,
     };
-    result.unwrap_or_else(|err| crate::exit::report(&err))
+    result.unwrap_or_else(|err| crate::exit::report(&err, json))
 }
 
 /// The core's copy options from the shared transfer flags.

@@ -182,8 +182,7 @@ pub async fn run(args: RewriteArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
     };
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+        crate::json::print(&report)?;
     } else if !global.quiet {
         for m in &report.maps {
             writeln!(out, "{} -> {}: {} fields", m.from, m.to, m.fields)?;

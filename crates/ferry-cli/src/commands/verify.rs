@@ -24,10 +24,17 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     .await?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let mut value = serde_json::to_value(&report)?;
-        value["ok"] = report.ok().into();
-        serde_json::to_writer_pretty(&mut out, &value)?;
-        writeln!(out)?;
+        /// The report and its verdict.
+        #[derive(serde::Serialize)]
+        struct WithVerdict<'a, T: serde::Serialize> {
+            #[serde(flatten)]
+            report: &'a T,
+            ok: bool,
+        }
+        crate::json::print(&WithVerdict {
+            report: &report,
+            ok: report.ok(),
+        })?;
     } else if !global.quiet {
         writeln!(
             out,

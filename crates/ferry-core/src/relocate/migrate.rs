@@ -145,6 +145,30 @@ pub async fn migrate(
     options: MigrateOptions,
     observer: Arc<dyn Observer>,
 ) -> Result<MigrateReport> {
+    let no_announcement = |_: &MigratePlan| {};
+    migrate_announcing_plan(
+        registry,
+        source,
+        source_options,
+        destination,
+        options,
+        observer,
+        no_announcement,
+    )
+    .await
+}
+
+/// [`migrate`], calling `on_plan` with the plan once it is made, before anything is copied
+/// (so that a long run says what it is about to do first).
+pub async fn migrate_announcing_plan(
+    registry: &Registry,
+    source: Endpoint,
+    source_options: &BackendOptions,
+    destination: Endpoint,
+    options: MigrateOptions,
+    observer: Arc<dyn Observer>,
+    on_plan: impl FnOnce(&MigratePlan),
+) -> Result<MigrateReport> {
     let snapshot = snapshot::open(source.storage.as_ref(), &source.location).await?;
     let dst_metadata = destination.location.join(METADATA_FILE);
     let existing = match destination.storage.stat(&dst_metadata).await {
@@ -168,6 +192,7 @@ pub async fn migrate(
         &options,
     )
     .await?;
+    on_plan(&planned.plan);
     let mut report = MigrateReport {
         plan: planned.plan,
         dry_run: options.copy.dry_run,

@@ -34,6 +34,7 @@ pub mod retry;
 pub mod throttle;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -202,7 +203,26 @@ pub async fn copy(
             files
         }
     };
+    let files = announce_end_of_listing(files, context.observer.clone());
     run(context, files, started).await
+}
+
+/// Counts the files the listing yields and tells the observer the totals once it ends.
+fn announce_end_of_listing(files: FileStream, observer: Arc<dyn Observer>) -> FileStream {
+    let counted = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+    let counter = counted.clone();
+    let end = futures::stream::once(async move {
+        let (count, bytes) = &*counted;
+        observer.listed(count.load(Ordering::Relaxed), bytes.load(Ordering::Relaxed));
+    })
+    .filter_map(|()| futures::future::ready(None));
+    files
+        .inspect_ok(move |file| {
+            counter.0.fetch_add(1, Ordering::Relaxed);
+            counter.1.fetch_add(file.entry.size, Ordering::Relaxed);
+        })
+        .chain(end)
+        .boxed()
 }
 
 /// One file of an explicit copy list (see [`copy_files`]).

@@ -80,6 +80,12 @@ pub trait Observer: Send + Sync {
     fn finished(&self, outcome: &FileOutcome) {
         let _ = outcome;
     }
+    /// The source listing of [`copy`](crate::transfer::copy) ended: it found `files` files of
+    /// `bytes` bytes (after filters), so the totals are final. Until then they grow as files
+    /// are planned. Not called by `copy_files`, whose caller knows its list up front.
+    fn listed(&self, files: u64, bytes: u64) {
+        let _ = (files, bytes);
+    }
 }
 
 /// An observer that ignores everything.
