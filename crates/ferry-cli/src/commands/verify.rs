@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use ferry_core::relocate::verify;
+use ferry_core::relocate::{closure, verify};
 
 use crate::backends;
 use crate::cli::{GlobalArgs, VerifyArgs};
@@ -67,7 +67,7 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
                 "depends on {} files ({}) outside its directory, under {}",
                 report.external_files,
                 human_bytes(report.external_bytes),
-                roots(&report.external_roots)
+                closure::describe_roots(&report.external_roots)
             )
         });
         match (report.ok(), depends) {
@@ -90,17 +90,4 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(if report.ok() { exit::OK } else { exit::PARTIAL })
-}
-
-/// External roots for one line: `root (n files), …`, at most three.
-fn roots(roots: &std::collections::BTreeMap<String, usize>) -> String {
-    let mut parts: Vec<String> = roots
-        .iter()
-        .take(3)
-        .map(|(root, n)| format!("{root} ({n} files)"))
-        .collect();
-    if roots.len() > 3 {
-        parts.push(format!("and {} more roots", roots.len() - 3));
-    }
-    parts.join(", ")
 }

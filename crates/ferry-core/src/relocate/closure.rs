@@ -163,18 +163,9 @@ impl Outside {
         self.files == 0
     }
 
-    /// The roots for one line of text: `root (n files), …`, at most three, then `and N more`.
+    /// The roots for one line of text (see [`describe_roots`]).
     pub fn describe_roots(&self) -> String {
-        let mut parts: Vec<String> = self
-            .roots
-            .iter()
-            .take(3)
-            .map(|(root, n)| format!("{root} ({n} files)"))
-            .collect();
-        if self.roots.len() > 3 {
-            parts.push(format!("and {} more roots", self.roots.len() - 3));
-        }
-        parts.join(", ")
+        describe_roots(&self.roots)
     }
 
     fn add(&mut self, root: String, size: Option<u64>) {
@@ -182,6 +173,20 @@ impl Outside {
         self.bytes += size.unwrap_or(0);
         *self.roots.entry(root).or_default() += 1;
     }
+}
+
+/// Files per root for one line of text: `root (n files), …`, at most three, then `and N more
+/// roots`.
+pub fn describe_roots(roots: &BTreeMap<String, usize>) -> String {
+    let mut parts: Vec<String> = roots
+        .iter()
+        .take(3)
+        .map(|(root, n)| format!("{root} ({n} files)"))
+        .collect();
+    if roots.len() > 3 {
+        parts.push(format!("and {} more roots", roots.len() - 3));
+    }
+    parts.join(", ")
 }
 
 /// The referenced files outside `snapshot_dir` (an incremental checkpoint's `shared/`, a
