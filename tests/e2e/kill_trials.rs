@@ -37,7 +37,7 @@ fn runtime() -> tokio::runtime::Runtime {
 enum Dest {
     Local,
     S3 {
-        store: ferry_s3::S3Storage,
+        store: Box<ferry_s3::S3Storage>,
         env: Vec<(&'static str, String)>,
         endpoint: String,
         root: String,
@@ -61,7 +61,7 @@ impl Dest {
             .block_on(ferry_s3::S3Storage::open(&options))
             .unwrap();
         Some(Dest::S3 {
-            store,
+            store: Box::new(store),
             env: vec![
                 ("AWS_ACCESS_KEY_ID", key),
                 ("AWS_SECRET_ACCESS_KEY", secret),
@@ -120,7 +120,7 @@ impl Dest {
             Dest::Local => std::fs::read(Path::new(dir).join("_metadata")).ok(),
             Dest::S3 { store, .. } => {
                 let at = Location::parse(&format!("{dir}/_metadata")).unwrap();
-                match runtime().block_on(read_to_bytes(store, &at, None)) {
+                match runtime().block_on(read_to_bytes(&**store, &at, None)) {
                     Ok(bytes) => Some(bytes.to_vec()),
                     Err(e) if e.kind() == ErrorKind::NotFound => None,
                     Err(e) => panic!("read {at}: {e}"),
@@ -140,7 +140,7 @@ impl Dest {
                     let mut files = BTreeMap::new();
                     for entry in entries {
                         let rel = entry.location.strip_prefix(&root).unwrap().to_string();
-                        let bytes = read_to_bytes(store, &entry.location, None).await.unwrap();
+                        let bytes = read_to_bytes(&**store, &entry.location, None).await.unwrap();
                         files.insert(rel, bytes.to_vec());
                     }
                     files

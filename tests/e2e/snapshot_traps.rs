@@ -315,7 +315,7 @@ fn ls_reports_own_and_external_sizes_reasons_any_snapshot_name_and_missing_roots
         .success();
     let listed = json_report(&out.get_output().stdout);
     let row = |suffix: &str| {
-        listed
+        listed["snapshots"]
             .as_array()
             .unwrap()
             .iter()

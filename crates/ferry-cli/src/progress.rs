@@ -218,6 +218,17 @@ impl CopyProgress {
         }
     }
 
+    /// Stops the display of a run that ended in an error: stops the periodic records and removes
+    /// the bar, so the error line that follows stands alone.
+    pub fn abandon(&self) {
+        if let Some(task) = self.ticker.lock().ok().and_then(|mut t| t.take()) {
+            task.abort();
+        }
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> Stats {
         let known = self.total_known.load(Ordering::Relaxed);
@@ -373,10 +384,9 @@ impl Stats {
 }
 
 fn percent(done: u64, total: u64) -> String {
-    if total == 0 {
-        "0%".to_string()
-    } else {
-        format!("{}%", done.saturating_mul(100) / total)
+    match done.saturating_mul(100).checked_div(total) {
+        Some(percent) => format!("{percent}%"),
+        None => "0%".to_string(),
     }
 }
 

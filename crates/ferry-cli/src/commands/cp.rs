@@ -46,7 +46,7 @@ pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     progress.start();
     let copy = transfer::copy(source, destination, options, progress.clone());
     let report = tokio::select! {
-        report = copy => report?,
+        report = copy => report.inspect_err(|_| progress.abandon())?,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
             crate::exit::note!("ferry: interrupted; run the same command again to resume");

@@ -86,7 +86,7 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
         on_plan,
     );
     let report = tokio::select! {
-        report = run => report?,
+        report = run => report.inspect_err(|_| progress.abandon())?,
         _ = tokio::signal::ctrl_c() => {
             progress.finish();
             crate::exit::note!("ferry: interrupted; the destination has no _metadata; run the same command again to resume");
