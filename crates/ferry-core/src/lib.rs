@@ -29,5 +29,5 @@ pub use location::Location;
 pub use registry::{BackendFactory, BackendOptions, Registry};
 pub use storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter,
-    PartReceipt, Storage, WriteOptions, WriteReceipt,
+    PartReceipt, SpecialKind, Storage, WriteOptions, WriteReceipt,
 };

@@ -27,7 +27,7 @@ use bytes::Bytes;
 use ferry_core::registry::{BackendFactory, BackendOptions, Registry};
 use ferry_core::storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter,
-    PartReceipt, Storage, WriteOptions, WriteReceipt,
+    PartReceipt, SpecialKind, Storage, WriteOptions, WriteReceipt,
 };
 use ferry_core::{Error, ErrorKind, Location, Result};
 use futures::StreamExt;
@@ -104,15 +104,36 @@ fn io_error<'a>(op: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> 
     move |e| Error::from_io(e, op, path.display()).with_context("backend", "local")
 }
 
+/// What the file type of `meta` is, as ferry lists it: regular files and directories, and
+/// everything else as a special entry that is reported and never read.
+fn kind_of(meta: &std::fs::Metadata) -> EntryKind {
+    use std::os::unix::fs::FileTypeExt;
+    let file_type = meta.file_type();
+    if file_type.is_dir() {
+        EntryKind::Directory
+    } else if file_type.is_file() {
+        EntryKind::File
+    } else if file_type.is_fifo() {
+        EntryKind::Special(SpecialKind::Fifo)
+    } else if file_type.is_socket() {
+        EntryKind::Special(SpecialKind::Socket)
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        EntryKind::Special(SpecialKind::Device)
+    } else {
+        EntryKind::Special(SpecialKind::Other)
+    }
+}
+
 fn entry_of(location: Location, meta: &std::fs::Metadata) -> Entry {
+    let kind = kind_of(meta);
     Entry {
         location,
-        kind: if meta.is_dir() {
-            EntryKind::Directory
+        kind,
+        size: if kind == EntryKind::File {
+            meta.len()
         } else {
-            EntryKind::File
+            0
         },
-        size: if meta.is_dir() { 0 } else { meta.len() },
         modified: meta.modified().ok(),
         checksum: None,
     }
@@ -143,6 +164,28 @@ fn read_at_into(
         .and_then(|_| handle.take(len as u64).read_to_end(buffer))
         .map_err(io_error("read", path))?;
     Ok(())
+}
+
+/// Opens `path` for reading, non-blocking (`O_NONBLOCK`: opening a FIFO never waits for a
+/// writer), and checks that it is a regular file: nothing else is ever read. Returns the file
+/// and its metadata.
+fn open_for_read(path: &Path) -> Result<(File, std::fs::Metadata)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_error("read", path))?;
+    let meta = file.metadata().map_err(io_error("read", path))?;
+    match kind_of(&meta) {
+        EntryKind::File => Ok((file, meta)),
+        EntryKind::Directory => Err(Error::new(ErrorKind::InvalidInput, "is a directory")
+            .with_operation("read")
+            .with_context("path", path.display())),
+        EntryKind::Special(kind) => Err(Error::new(ErrorKind::InvalidInput, kind.reason())
+            .with_operation("read")
+            .with_context("path", path.display())),
+    }
 }
 
 /// Creates `path` for writing, creating missing parent directories on demand.
@@ -203,13 +246,7 @@ impl Storage for LocalStorage {
         let file = {
             let path = path.clone();
             blocking(move || {
-                let file = File::open(&path).map_err(io_error("read", &path))?;
-                let meta = file.metadata().map_err(io_error("read", &path))?;
-                if meta.is_dir() {
-                    return Err(Error::new(ErrorKind::InvalidInput, "is a directory")
-                        .with_operation("read")
-                        .with_context("path", path.display()));
-                }
+                let (file, meta) = open_for_read(&path)?;
                 Ok((file, meta.len()))
             })
             .await?
@@ -248,9 +285,46 @@ impl Storage for LocalStorage {
     ) -> Result<Vec<u8>> {
         let path = local_path(location)?;
         blocking(move || {
-            let file = File::open(&path).map_err(io_error("read", &path))?;
+            let (file, _) = open_for_read(&path)?;
             read_at_into(&file, &path, offset, len, &mut buffer)?;
             Ok(buffer)
+        })
+        .await
+    }
+
+    async fn confirm_unchanged(&self, entry: &Entry) -> Result<()> {
+        let path = local_path(&entry.location)?;
+        let (size, modified) = (entry.size, entry.modified);
+        blocking(move || {
+            let (file, meta) = open_for_read(&path)?;
+            let changed = |what: String| {
+                Error::new(
+                    ErrorKind::Corrupted,
+                    format!("changed while being copied: {what}"),
+                )
+                .with_operation("read")
+                .with_context("path", path.display())
+            };
+            if meta.len() != size {
+                return Err(changed(format!(
+                    "listed with {size} bytes, now {} bytes",
+                    meta.len()
+                )));
+            }
+            if modified.is_some() && meta.modified().ok() != modified {
+                return Err(changed("its modification time moved".to_string()));
+            }
+            // A file can hold more than its size says (`/proc`, `/sys`): one byte past the
+            // listed end tells.
+            let mut beyond = Vec::new();
+            read_at_into(&file, &path, size, 1, &mut beyond)?;
+            if !beyond.is_empty() {
+                return Err(changed(format!(
+                    "it has more bytes than the {size} its size reports (a file whose size \
+                     is not its content, as in /proc, or one still being written)"
+                )));
+            }
+            Ok(())
         })
         .await
     }
@@ -423,13 +497,19 @@ fn walk(
     depth: Depth,
     tx: &tokio::sync::mpsc::Sender<Result<Entry>>,
 ) {
+    use std::os::unix::fs::MetadataExt;
     let meta = match std::fs::metadata(root) {
         Ok(meta) if meta.is_dir() => meta,
         _ => return, // missing prefix or a plain file: nothing below it
     };
-    let _ = meta;
-    let mut stack = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, rel)) = stack.pop() {
+    // Each directory to walk carries the (device, inode) of itself and its ancestors: a
+    // directory (through a symlink) that is one of them is a loop, reported and not entered.
+    let mut stack = vec![(
+        root.to_path_buf(),
+        String::new(),
+        Arc::new(vec![(meta.dev(), meta.ino())]),
+    )];
+    while let Some((dir, rel, ancestors)) = stack.pop() {
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) => {
@@ -476,10 +556,6 @@ fn walk(
             } else {
                 file_type.is_dir()
             };
-            if is_dir && depth == Depth::All {
-                stack.push((path, child_rel));
-                continue;
-            }
             let meta = match std::fs::metadata(&path) {
                 Ok(meta) => meta,
                 Err(e) if e.kind() == IoKind::NotFound => continue,
@@ -488,10 +564,19 @@ fn walk(
                     return;
                 }
             };
-            if tx
-                .blocking_send(Ok(entry_of(prefix.join(&child_rel), &meta)))
-                .is_err()
-            {
+            let mut entry = entry_of(prefix.join(&child_rel), &meta);
+            if is_dir && depth == Depth::All {
+                let id = (meta.dev(), meta.ino());
+                if !ancestors.contains(&id) {
+                    let mut below = Vec::with_capacity(ancestors.len() + 1);
+                    below.extend_from_slice(&ancestors);
+                    below.push(id);
+                    stack.push((path, child_rel, Arc::new(below)));
+                    continue;
+                }
+                entry.kind = EntryKind::Special(SpecialKind::DirectoryLoop);
+            }
+            if tx.blocking_send(Ok(entry)).is_err() {
                 return; // the consumer went away
             }
         }

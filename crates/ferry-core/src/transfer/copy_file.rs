@@ -31,6 +31,12 @@ impl Context {
                     Action::Stream => self.stream(file, &staging).await?,
                     Action::Single | Action::Skip(_) => self.single(file, &staging).await?,
                 };
+                if action != Action::ServerSideCopy {
+                    // What was read must be the whole file as listed, unchanged since: a file
+                    // that grew, shrank, was rewritten, or lists a size smaller than its
+                    // content (`/proc`) is never passed off as a verified copy.
+                    self.src.storage.confirm_unchanged(&file.entry).await?;
+                }
                 self.verify(file, &staging, crc, &receipt).await?;
                 Ok(crc)
             })

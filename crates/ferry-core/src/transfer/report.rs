@@ -32,6 +32,10 @@ pub enum SkipReason {
     AlreadyCopied,
     /// `--update`: the destination already matches.
     UpToDate,
+    /// A FIFO, socket or device: reading it could block forever, and it holds no file data.
+    NotRegularFile,
+    /// A directory symlink leading back to a directory above it.
+    DirectoryLoop,
 }
 
 impl Action {
@@ -44,6 +48,8 @@ impl Action {
             Action::Single => "copy",
             Action::Skip(SkipReason::AlreadyCopied) => "skip (already copied)",
             Action::Skip(SkipReason::UpToDate) => "skip (up to date)",
+            Action::Skip(SkipReason::NotRegularFile) => "skip (not a regular file)",
+            Action::Skip(SkipReason::DirectoryLoop) => "skip (directory symlink loop)",
         }
     }
 }
@@ -63,6 +69,8 @@ pub struct FileOutcome {
     pub crc32c: Option<u32>,
     /// The failure, if it failed.
     pub error: Option<Error>,
+    /// Why a file was passed over, for skips that need saying (special files, loops).
+    pub note: Option<String>,
 }
 
 /// Receives events while a copy runs (progress bars, verbose listings). Every method has a
@@ -105,6 +113,16 @@ pub struct Failure {
     pub error: String,
 }
 
+/// A source entry the copy passed over because it cannot be copied (not a regular file, a
+/// directory symlink loop): never silent, it is listed in the report and warned about.
+#[derive(Debug, Clone, Serialize)]
+pub struct Passed {
+    /// Path relative to the source root.
+    pub path: String,
+    /// Why it was not copied (`not a regular file (a FIFO)`, …).
+    pub reason: String,
+}
+
 /// The summary of a copy, as `--json` prints it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CopyReport {
@@ -138,6 +156,9 @@ pub struct CopyReport {
     pub peak_buffered_bytes: u64,
     /// Failed files (at most 1000 listed; `files_failed` counts all).
     pub failures: Vec<Failure>,
+    /// Entries that are not copied at all — special files, directory symlink loops — with the
+    /// reason (at most 1000 listed; each is also counted in `files_skipped`).
+    pub skipped: Vec<Passed>,
     /// Where the resume journal is.
     pub journal: Option<String>,
 }
@@ -158,9 +179,20 @@ impl CopyReport {
                     });
                 }
             }
-            (None, Action::Skip(_)) => {
+            (None, Action::Skip(reason)) => {
                 self.files_skipped += 1;
                 self.bytes_skipped += outcome.size;
+                if let (Some(why), true) = (&outcome.note, self.skipped.len() < 1000) {
+                    if matches!(
+                        reason,
+                        SkipReason::NotRegularFile | SkipReason::DirectoryLoop
+                    ) {
+                        self.skipped.push(Passed {
+                            path: outcome.rel.clone(),
+                            reason: why.clone(),
+                        });
+                    }
+                }
             }
             (None, action) => {
                 self.files_copied += 1;
