@@ -790,6 +790,98 @@ mod tests {
         );
     }
 
+    async fn listed(root: &Path) -> Vec<(String, EntryKind)> {
+        use futures::TryStreamExt;
+        let prefix = Location::parse(root.to_str().unwrap()).unwrap();
+        let mut entries: Vec<_> = LocalStorage::default()
+            .list(&prefix)
+            .map_ok(|e| {
+                (
+                    e.location.strip_prefix(&prefix).unwrap().to_string(),
+                    e.kind,
+                )
+            })
+            .try_collect()
+            .await
+            .unwrap();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries
+    }
+
+    #[tokio::test]
+    async fn special_files_and_loops_are_listed_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::fs::write(root.join("d/f"), b"x").unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(root.join("pipe"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
+        std::os::unix::fs::symlink("..", root.join("d/up")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", root.join("null")).unwrap();
+        assert_eq!(
+            listed(root).await,
+            [
+                ("d/f".to_string(), EntryKind::File),
+                (
+                    "d/up".to_string(),
+                    EntryKind::Special(SpecialKind::DirectoryLoop)
+                ),
+                ("null".to_string(), EntryKind::Special(SpecialKind::Device)),
+                ("pipe".to_string(), EntryKind::Special(SpecialKind::Fifo)),
+                ("sock".to_string(), EntryKind::Special(SpecialKind::Socket)),
+            ]
+        );
+        // Reading a FIFO is refused at once instead of waiting for a writer.
+        let pipe = Location::parse(root.join("pipe").to_str().unwrap()).unwrap();
+        let err = LocalStorage::default()
+            .read_into(&pipe, 0, 10, Vec::new())
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("not a regular file (a FIFO)"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn confirm_unchanged_catches_growth_rewrites_and_size_lies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello").unwrap();
+        let store = LocalStorage::default();
+        let at = Location::parse(path.to_str().unwrap()).unwrap();
+        let entry = store.stat(&at).await.unwrap();
+        store.confirm_unchanged(&entry).await.unwrap();
+        // Grown.
+        std::fs::write(&path, b"hello, world").unwrap();
+        let err = store.confirm_unchanged(&entry).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupted);
+        assert!(
+            err.to_string().contains("changed while being copied"),
+            "{err}"
+        );
+        // Same size, rewritten later.
+        let entry = store.stat(&at).await.unwrap();
+        let later = entry.modified.unwrap() + std::time::Duration::from_secs(5);
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert!(store.confirm_unchanged(&entry).await.is_err());
+        // Lists as 0 bytes, reads as more.
+        let version = Location::parse("/proc/version").unwrap();
+        let entry = store.stat(&version).await.unwrap();
+        assert_eq!(entry.size, 0);
+        let err = store.confirm_unchanged(&entry).await.unwrap_err();
+        assert!(err.to_string().contains("more bytes than the 0"), "{err}");
+    }
+
     #[tokio::test]
     async fn the_direct_io_option_is_checked_and_keys_the_store() {
         let factory = LocalFactory;
