@@ -346,3 +346,38 @@ fn verify_against_an_unreachable_store_fails_fast_with_one_error() {
     );
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
 }
+
+/// The NameNode performed a rename whose reply was lost (injected: the rename is done, then
+/// reported as a cut connection): the engine's retry finds the temp name gone and the file in
+/// place with its size, and counts it done instead of failing "rename source not found".
+#[test]
+fn hdfs_rename_whose_reply_was_lost_counts_as_done() {
+    let Some(url) = ferry_conformance::server_env("FERRY_TEST_HDFS_URL") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    mixed_tree(&src);
+    let root = format!("{url}/{}", ferry_conformance::unique_prefix("lost-reply"));
+    let state = dir.path().join("state");
+    let out = ferry(&state)
+        .args(["cp", "-q", "--json"])
+        .arg(&src)
+        .arg(&root)
+        .env("FERRY_FAULTS", "lose-reply=rename@1;lose-reply=rename@4")
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report = json_report(&out.stdout);
+    assert_eq!(report["files_failed"], 0, "{report}");
+    let back = dir.path().join("back");
+    ferry(&state)
+        .args(["cp", "-q"])
+        .arg(&root)
+        .arg(&back)
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .success();
+    assert_same_tree(&src, &back);
+}
