@@ -19,13 +19,14 @@ pub fn registry() -> Registry {
         .with(ferry_gcs::register)
 }
 
-/// Parses `text` and opens the store that serves it.
+/// Parses `text` and opens the store that serves it. A location that does not parse is a
+/// usage error (exit 2).
 pub async fn endpoint(
     registry: &Registry,
     text: &str,
     options: &BackendOptions,
 ) -> anyhow::Result<Endpoint> {
-    let location = Location::parse(text)?;
+    let location = Location::parse(text).map_err(crate::exit::UsageError)?;
     let storage = open(registry, &location, options).await?;
     Ok(Endpoint { storage, location })
 }

@@ -391,7 +391,7 @@ pub struct TransferArgs {
     #[arg(long, default_value = "64M", value_parser = parse_size, value_name = "SIZE")]
     pub buffer_memory: u64,
 
-    /// Limit the transfer rate across all files, in bytes per second (e.g. 50M).
+    /// Limit the transfer rate across all files, in bytes per second (e.g. 50M; 0 = no limit).
     #[arg(long, value_parser = parse_size, value_name = "RATE")]
     pub bwlimit: Option<u64>,
     /// Retries of temporary errors, with exponential backoff.

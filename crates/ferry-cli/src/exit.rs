@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success (also when stdout was closed early: a broken pipe is not an error) |
 //! | 1 | error: nothing or not everything was done (bad input, missing source, …) |
-//! | 2 | usage error (unknown flag, missing argument) — from clap |
+//! | 2 | usage error: from clap (unknown flag, missing argument), or a location that cannot be used as written (`file://otherhost/x`, `s3://b/a/../k`) |
 //! | 3 | partial failure: the run finished but some files failed |
 //! | 130 | interrupted (Ctrl-C); re-run the same command to resume |
 
@@ -12,10 +12,25 @@
 pub const OK: i32 = 0;
 /// A fatal error.
 pub const ERROR: i32 = 1;
+/// A command line that cannot be run as written.
+pub const USAGE: i32 = 2;
 /// Some files failed.
 pub const PARTIAL: i32 = 3;
 /// Interrupted by Ctrl-C.
 pub const INTERRUPTED: i32 = 130;
+
+/// A usage error found after clap accepted the command line (a location ferry refuses to
+/// read or write as written): printed like any error, but exits [`USAGE`].
+#[derive(Debug)]
+pub struct UsageError(pub ferry_core::Error);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 /// Formats an error chain on one line. ferry's own errors already include their sources, so
 /// the chain stops at the first of them.
@@ -46,7 +61,8 @@ macro_rules! note {
 }
 pub(crate) use note;
 
-/// Prints `ferry: error: …` and returns [`ERROR`] (or [`OK`] for a broken pipe). With
+/// Prints `ferry: error: …` and returns [`ERROR`] ([`USAGE`] for a [`UsageError`], [`OK`] for
+/// a broken pipe). With
 /// `json` (the command's `--json`), also prints the error as a JSON object on stdout.
 pub fn report(err: &anyhow::Error, json: bool) -> i32 {
     let broken_pipe = err.chain().any(|c| {
@@ -60,14 +76,17 @@ pub fn report(err: &anyhow::Error, json: bool) -> i32 {
     let line = format!("ferry: error: {message}");
     note!("{line}");
     crate::logs::also_to_file(&line);
+    let usage = err.chain().find_map(|c| c.downcast_ref::<UsageError>());
+    let code = if usage.is_some() { USAGE } else { ERROR };
     if json {
         let kind = err
             .chain()
             .find_map(|c| c.downcast_ref::<ferry_core::Error>())
+            .or(usage.map(|u| &u.0))
             .map(ferry_core::Error::kind);
-        crate::json::print_error(message, kind, ERROR);
+        crate::json::print_error(message, kind, code);
     }
-    ERROR
+    code
 }
 
 /// Prints the error and exits.
