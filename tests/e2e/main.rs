@@ -17,5 +17,6 @@ mod flink_restore;
 mod inspect;
 mod kill_trials;
 mod migrate;
+mod secrets;
 mod snapshot_traps;
 mod unattended_logs;
