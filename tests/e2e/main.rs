@@ -18,5 +18,6 @@ mod hardening_input;
 mod inspect;
 mod kill_trials;
 mod migrate;
+mod secrets;
 mod snapshot_traps;
 mod unattended_logs;

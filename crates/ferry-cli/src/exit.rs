@@ -52,11 +52,13 @@ pub fn one_line(err: &anyhow::Error) -> String {
 }
 
 /// `eprintln!` that never panics: with standard error closed (`ferry … 2>&1 | head`), the
-/// line is lost instead of the process dying in the middle of a copy.
+/// line is lost instead of the process dying in the middle of a copy. The line is redacted
+/// ([`ferry_core::redact`]): no secret reaches standard error.
 macro_rules! note {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        let text = format!($($arg)*);
+        let _ = writeln!(std::io::stderr(), "{}", ferry_core::redact::redact(&text));
     }};
 }
 pub(crate) use note;
@@ -72,7 +74,7 @@ pub fn report(err: &anyhow::Error, json: bool) -> i32 {
     if broken_pipe {
         return OK;
     }
-    let message = one_line(err);
+    let message = ferry_core::redact::redact(&one_line(err)).into_owned();
     let line = format!("ferry: error: {message}");
     note!("{line}");
     crate::logs::also_to_file(&line);

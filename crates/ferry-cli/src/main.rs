@@ -15,6 +15,7 @@ use clap::Parser;
 
 fn main() {
     tune_malloc();
+    logs::register_secrets();
     let cli = cli::Cli::try_parse().unwrap_or_else(|err| exit::usage(err));
     let json = cli.command.json();
     if let Err(err) = init_tracing(&cli.global) {
@@ -37,7 +38,8 @@ fn main() {
 }
 
 /// Log records: filtered by `FERRY_LOG` (else by -q/-v), to standard error (coloured only on
-/// a terminal, see [`terminal`]) or appended to `--log-file`.
+/// a terminal, see [`terminal`]) or appended to `--log-file`; every record redacted (see
+/// [`logs::Sink`]).
 fn init_tracing(global: &cli::GlobalArgs) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let default = match (global.quiet, global.verbose) {
@@ -58,10 +60,13 @@ fn init_tracing(global: &cli::GlobalArgs) -> anyhow::Result<()> {
         Some(path) => {
             let file = logs::open(path)
                 .with_context(|| format!("cannot open the log file {}", path.display()))?;
-            builder.with_writer(file).with_ansi(false).init();
+            builder
+                .with_writer(logs::Sink::File(file))
+                .with_ansi(false)
+                .init();
         }
         None => builder
-            .with_writer(std::io::stderr)
+            .with_writer(logs::Sink::Stderr)
             .with_ansi(terminal::colour_on_stderr())
             .init(),
     }

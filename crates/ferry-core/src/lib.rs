@@ -18,6 +18,7 @@ pub mod error;
 pub mod fault;
 pub mod location;
 pub mod memory;
+pub mod redact;
 pub mod registry;
 pub mod relocate;
 pub mod storage;

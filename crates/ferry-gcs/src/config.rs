@@ -166,6 +166,16 @@ impl GcsSettings {
         if !temp_prefix.ends_with('/') {
             temp_prefix.push('/');
         }
+        // No output may show a token or the secrets of a credentials file.
+        match &auth {
+            Auth::Token(token) => ferry_core::redact::add_secret(&token.0),
+            Auth::File(path) => {
+                if let Ok(text) = std::fs::read_to_string(path) {
+                    ferry_core::redact::add_secrets_of_json(&text);
+                }
+            }
+            Auth::Anonymous | Auth::Default { .. } => {}
+        }
         let response_timeout = options
             .timeout("response_timeout", Some(DEFAULT_RESPONSE_TIMEOUT))
             .map_err(|e| invalid(&e))?;

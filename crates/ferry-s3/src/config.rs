@@ -159,6 +159,13 @@ impl S3Settings {
             .timeout("response_timeout", Some(DEFAULT_RESPONSE_TIMEOUT))
             .map_err(|e| invalid(&e))?;
         settings.endpoint = settings.endpoint.map(|e| normalize_endpoint(&e));
+        // Whatever the source (options, the Flink configuration), no output may show them.
+        for secret in [&settings.secret_access_key, &settings.session_token]
+            .into_iter()
+            .flatten()
+        {
+            ferry_core::redact::add_secret(&secret.0);
+        }
         if settings.access_key_id.is_some() != settings.secret_access_key.is_some() {
             return Err(invalid(
                 "access_key_id and secret_access_key (s3.access-key and s3.secret-key) go together: set both or neither",
