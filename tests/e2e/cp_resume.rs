@@ -62,7 +62,7 @@ fn killed_copy_resumes_without_recopying_verified_files() {
     let expected = read_tree(&src);
     let finals: Vec<_> = partial
         .keys()
-        .filter(|k| !k.ends_with(".ferry-tmp"))
+        .filter(|k| !ferry_core::transfer::is_temp_name(k))
         .collect();
     assert!(finals.len() < expected.len(), "the run was not interrupted");
     for name in finals {

@@ -69,7 +69,7 @@ fn final_files(store: &dyn Storage, root: &str) -> BTreeMap<String, Vec<u8>> {
         let mut files = BTreeMap::new();
         for entry in entries {
             let rel = entry.location.strip_prefix(&root).unwrap().to_string();
-            if rel.contains(ferry_core::transfer::TEMP_SUFFIX) {
+            if ferry_core::transfer::is_temp_name(&rel) {
                 continue;
             }
             let content = read_to_bytes(store, &entry.location, None).await.unwrap();
@@ -239,7 +239,7 @@ fn endpoint_option(proxy: &FaultProxy) -> String {
 fn local_final_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
     read_tree(root)
         .into_iter()
-        .filter(|(name, _)| !name.contains(ferry_core::transfer::TEMP_SUFFIX))
+        .filter(|(name, _)| !ferry_core::transfer::is_temp_name(name))
         .collect()
 }
 

@@ -15,6 +15,7 @@ mod cp_s3;
 mod fault_suite;
 mod flink_restore;
 mod hardening_input;
+mod hardening_tree;
 mod inspect;
 mod kill_trials;
 mod migrate;

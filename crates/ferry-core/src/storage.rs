@@ -461,7 +461,7 @@ pub async fn put_atomic(storage: &dyn Storage, location: &Location, data: Bytes)
     let temp = location
         .parent()
         .unwrap_or_else(|| location.clone())
-        .join(&format!(".{name}.ferry-tmp"));
+        .join(&crate::transfer::temp_name(name));
     storage.put(&temp, data, &options).await?;
     if let Err(err) = storage.rename(&temp, location).await {
         let _ = storage.delete(&temp).await;

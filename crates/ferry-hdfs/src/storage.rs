@@ -462,7 +462,7 @@ impl HdfsStorage {
             Err(HdfsError::AlreadyExists(message))
                 if location
                     .file_name()
-                    .is_some_and(|n| n.ends_with(ferry_core::transfer::TEMP_SUFFIX)) =>
+                    .is_some_and(ferry_core::transfer::is_temp_name) =>
             {
                 tracing::info!(%location, %message, "replacing an abandoned temp file");
                 self.client

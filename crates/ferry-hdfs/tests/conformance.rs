@@ -282,7 +282,7 @@ async fn errors_are_mapped_to_kinds_with_actionable_messages() {
 async fn an_abandoned_temp_file_with_a_lease_is_replaced() {
     let Some(url) = cluster() else { return };
     let root = root(&url, "lease");
-    let at = root.join(".part.0123abcd.ferry-tmp");
+    let at = root.join(&ferry_core::transfer::temp_name_for("job", "part"));
     let raw = hdfs_native::ClientBuilder::new()
         .with_url(url.clone())
         .build()

@@ -31,7 +31,7 @@ use crate::location::Location;
 use crate::registry::{BackendOptions, Registry};
 use crate::storage::{put_atomic, read_to_bytes, Entry, Storage};
 use crate::transfer::report::{CopyReport, Observer};
-use crate::transfer::{self, CopyOptions, Endpoint, FileCopy, TEMP_SUFFIX};
+use crate::transfer::{self, is_temp_name, CopyOptions, Endpoint, FileCopy};
 
 /// Options of a migration.
 #[derive(Debug, Clone, Default)]
@@ -424,7 +424,7 @@ async fn plan(
     while let Some(entry) = listing.try_next().await? {
         let name = entry.location.file_name().unwrap_or_default();
         if entry.location == snapshot.metadata_location
-            || name.ends_with(TEMP_SUFFIX)
+            || is_temp_name(name)
             || referenced.contains(&entry.location)
         {
             continue;

@@ -11,7 +11,7 @@ use super::buffers::{GrantGuard, PartBuffer};
 use super::journal::Record;
 use super::plan::read_crc;
 use super::report::Action;
-use super::{mtime_ns, Context, SourceFile, VerifyMode, TEMP_SUFFIX};
+use super::{mtime_ns, temp_name_for, Context, SourceFile, VerifyMode};
 use crate::checksum::{combine_crc32c, crc32c, crc32c_append, Checksum, ChecksumKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::location::Location;
@@ -107,7 +107,7 @@ impl Context {
             return target.clone();
         }
         let name = target.file_name().unwrap_or("file");
-        let temp = format!(".{name}.{}{TEMP_SUFFIX}", self.temp_tag);
+        let temp = temp_name_for(&self.temp_tag, name);
         target
             .parent()
             .map_or_else(|| target.with_path(&temp), |p| p.join(&temp))

@@ -32,7 +32,10 @@ mod plan;
 pub mod ratelimit;
 pub mod report;
 pub mod retry;
+mod temp;
 pub mod throttle;
+
+pub use temp::{is_temp_name, temp_name, temp_name_for, TEMP_NAME_KEEP, TEMP_PREFIX};
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,8 +63,6 @@ pub const DEFAULT_SERVER_SIDE_CONCURRENCY: usize = 64;
 pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 /// Default budget of buffered bytes.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 64 * 1024 * 1024;
-/// Suffix of temp names (files being written before their rename).
-pub const TEMP_SUFFIX: &str = ".ferry-tmp";
 
 /// One side of a copy: a store and a location in it.
 #[derive(Debug, Clone)]
@@ -169,7 +170,8 @@ pub(crate) struct Context {
     pub limiter: Option<RateLimiter>,
     pub journal: Option<Journal>,
     pub observer: Arc<dyn Observer>,
-    /// Distinguishes this job's temp names from other jobs' (stable across runs).
+    /// Seeds this job's temp names ([`temp_name_for`]): stable across runs, distinct between
+    /// jobs.
     pub temp_tag: String,
     /// The destination was empty and no earlier run exists: no need to stat each target.
     pub dst_fresh: bool,
@@ -318,7 +320,7 @@ impl Context {
             ),
             // 0 means unlimited: a zero rate would pace every byte forever.
             limiter: opts.bwlimit.filter(|&rate| rate > 0).map(RateLimiter::new),
-            temp_tag: format!("{:08x}", journal::fnv1a64(job_key) as u32),
+            temp_tag: format!("{:016x}", journal::fnv1a64(job_key)),
             dst_fresh: false,
             journal,
             observer,
@@ -452,7 +454,7 @@ async fn tree(context: &Context, source_exists: bool) -> Result<(FileStream, boo
                 .location
                 .strip_prefix(&src_root)
                 .map(str::to_string)
-                .filter(|rel| !rel.ends_with(TEMP_SUFFIX) && filter.accepts(rel))
+                .filter(|rel| !is_temp_name(rel) && filter.accepts(rel))
                 .map(|rel| SourceFile {
                     target: dst_root.join(&rel),
                     rel,

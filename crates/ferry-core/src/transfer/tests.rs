@@ -554,7 +554,7 @@ async fn a_failed_write_names_the_file_not_its_temp_name() {
     assert_eq!(report.files_failed, 1);
     let error = &report.failures[0].error;
     assert!(error.contains("mem://d/f"), "{error}");
-    assert!(!error.contains(TEMP_SUFFIX), "{error}");
+    assert!(!error.contains(TEMP_PREFIX), "{error}");
 }
 
 /// A memory store that behaves unlike the plain one in one way or another.
