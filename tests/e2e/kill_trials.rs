@@ -140,7 +140,9 @@ impl Dest {
                     let mut files = BTreeMap::new();
                     for entry in entries {
                         let rel = entry.location.strip_prefix(&root).unwrap().to_string();
-                        let bytes = read_to_bytes(&**store, &entry.location, None).await.unwrap();
+                        let bytes = read_to_bytes(&**store, &entry.location, None)
+                            .await
+                            .unwrap();
                         files.insert(rel, bytes.to_vec());
                     }
                     files

@@ -18,4 +18,5 @@ mod inspect;
 mod kill_trials;
 mod migrate;
 mod snapshot_traps;
+mod typos;
 mod unattended_logs;
