@@ -21,4 +21,5 @@ mod kill_trials;
 mod migrate;
 mod secrets;
 mod snapshot_traps;
+mod typos;
 mod unattended_logs;

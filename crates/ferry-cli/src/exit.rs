@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success (also when stdout was closed early: a broken pipe is not an error) |
 //! | 1 | error: nothing or not everything was done (bad input, missing source, …) |
-//! | 2 | usage error: from clap (unknown flag, missing argument), or a location that cannot be used as written (`file://otherhost/x`, `s3://b/a/../k`) |
+//! | 2 | usage error: from clap (unknown flag, missing argument), or a command line ferry cannot run as written ([`Usage`]: unknown option key, value out of range, a location such as `file://otherhost/x` or `s3://b/a/../k`) |
 //! | 3 | partial failure: the run finished but some files failed |
 //! | 130 | interrupted (Ctrl-C); re-run the same command to resume |
 
@@ -12,25 +12,30 @@
 pub const OK: i32 = 0;
 /// A fatal error.
 pub const ERROR: i32 = 1;
-/// A command line that cannot be run as written.
+/// A usage error: a command line that parses but asks for something invalid.
 pub const USAGE: i32 = 2;
 /// Some files failed.
 pub const PARTIAL: i32 = 3;
 /// Interrupted by Ctrl-C.
 pub const INTERRUPTED: i32 = 130;
 
-/// A usage error found after clap accepted the command line (a location ferry refuses to
-/// read or write as written): printed like any error, but exits [`USAGE`].
+/// A command line clap accepted but ferry cannot: an unknown option key, a value out of range.
+/// [`report`] exits 2 for it, as clap does for its own usage errors.
 #[derive(Debug)]
-pub struct UsageError(pub ferry_core::Error);
+pub struct Usage(pub String);
 
-impl std::fmt::Display for UsageError {
+impl std::fmt::Display for Usage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for UsageError {}
+impl std::error::Error for Usage {}
+
+/// A [`Usage`] error as an `anyhow::Error`.
+pub fn usage_error(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Usage(message.into()))
+}
 
 /// Formats an error chain on one line. ferry's own errors already include their sources, so
 /// the chain stops at the first of them.
@@ -63,7 +68,7 @@ macro_rules! note {
 }
 pub(crate) use note;
 
-/// Prints `ferry: error: …` and returns [`ERROR`] ([`USAGE`] for a [`UsageError`], [`OK`] for
+/// Prints `ferry: error: …` and returns [`ERROR`] ([`USAGE`] for a [`Usage`] error, [`OK`] for
 /// a broken pipe). With
 /// `json` (the command's `--json`), also prints the error as a JSON object on stdout.
 pub fn report(err: &anyhow::Error, json: bool) -> i32 {
@@ -78,13 +83,15 @@ pub fn report(err: &anyhow::Error, json: bool) -> i32 {
     let line = format!("ferry: error: {message}");
     note!("{line}");
     crate::logs::also_to_file(&line);
-    let usage = err.chain().find_map(|c| c.downcast_ref::<UsageError>());
-    let code = if usage.is_some() { USAGE } else { ERROR };
+    let code = if err.chain().any(|c| c.is::<Usage>()) {
+        USAGE
+    } else {
+        ERROR
+    };
     if json {
         let kind = err
             .chain()
             .find_map(|c| c.downcast_ref::<ferry_core::Error>())
-            .or(usage.map(|u| &u.0))
             .map(ferry_core::Error::kind);
         crate::json::print_error(message, kind, code);
     }

@@ -11,12 +11,18 @@ mod progress;
 mod terminal;
 mod units;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() {
     tune_malloc();
     logs::register_secrets();
-    let cli = cli::Cli::try_parse().unwrap_or_else(|err| exit::usage(err));
+    // `ferry help options` and `ferry options --help` show the option keys too.
+    let keys = backends::options_text(&backends::registry());
+    let cli = cli::Cli::command()
+        .mut_subcommand("options", |c| c.after_help(keys))
+        .try_get_matches()
+        .and_then(|matches| cli::Cli::from_arg_matches(&matches))
+        .unwrap_or_else(|err| exit::usage(err));
     let json = cli.command.json();
     if let Err(err) = init_tracing(&cli.global) {
         exit::fail(&err, json);

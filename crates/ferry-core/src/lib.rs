@@ -27,7 +27,7 @@ pub mod transfer;
 pub use checksum::{Checksum, ChecksumKind};
 pub use error::{Error, ErrorKind, Result, Retry};
 pub use location::Location;
-pub use registry::{BackendFactory, BackendOptions, Registry};
+pub use registry::{BackendFactory, BackendOptions, OptionKey, Registry};
 pub use storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter,
     PartReceipt, Storage, WriteOptions, WriteReceipt,

@@ -20,6 +20,7 @@ use crate::units::human_bytes;
 /// Runs `ferry migrate`.
 pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     let registry = backends::registry();
+    backends::check_options(&registry, &args.backend, &args.src, Some(&args.dst))?;
     let src_options = args.backend.side(true);
     let mut source = backends::endpoint(&registry, &args.src, &src_options)
         .await
@@ -42,7 +43,7 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
         external_root: args
             .external_root
             .as_deref()
-            .map(|text| Location::parse(text).map_err(exit::UsageError))
+            .map(|text| Location::parse(text).map_err(|e| exit::usage_error(e.to_string())))
             .transpose()
             .context("--external-root")?,
         scheme: args.scheme.clone(),
