@@ -317,22 +317,39 @@ fn hdfs_and_local_runs_print_no_secret_at_vvvv() {
     let src = dir.path().join("src");
     small_tree(&src);
     let root = format!("{url}/{}", ferry_conformance::unique_prefix("secrets"));
-    // Credentials of other stores in the environment and as options: HDFS ignores them, and
-    // no output may show them anyway.
+    // Credentials of other stores in the environment: HDFS ignores them, and no output may
+    // show them anyway.
     let aws_secret = "AwsSecretKEY/in+the=environment0123";
-    let option_secret = "SasToken-sv=2022&sig=FERRYsig0123456789";
     let log = dir.path().join("hdfs.log");
     let mut cmd = ferry(&dir.path().join("state"));
     cmd.env_remove("FERRY_LOG")
         .env("AWS_SECRET_ACCESS_KEY", aws_secret)
         .args(["cp", "-vvvv", "--part-size", "1M"])
-        .args(["-o", &format!("sas_token={option_secret}")])
         .arg(&src)
         .arg(format!("{root}/up"));
     // hdfs-native logs through the `log` crate, which ferry does not collect: the output is
     // ferry's own (the per-file lines and the summary).
     let outputs = run(cmd, Some(&log), true);
-    assert_traced_and_clean(&outputs, false, 100, "copy: ", &[aws_secret, option_secret]);
+    assert_traced_and_clean(&outputs, false, 100, "copy: ", &[aws_secret]);
+
+    // A secret given under a key the stores do not take is a usage error that names the key,
+    // never its value.
+    let option_secret = "SasToken-sv=2022&sig=FERRYsig0123456789";
+    let mut cmd = ferry(&dir.path().join("state"));
+    cmd.env_remove("FERRY_LOG")
+        .args(["cp", "-vvvv"])
+        .args(["-o", &format!("sas_token={option_secret}")])
+        .arg(&src)
+        .arg(format!("{root}/refused"));
+    let output = cmd.output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.contains("sas_token"), "{printed}");
+    assert!(!printed.contains(option_secret), "{printed}");
 
     let back = dir.path().join("back");
     let mut cmd = ferry(&dir.path().join("state2"));
@@ -351,8 +368,8 @@ fn hdfs_and_local_runs_print_no_secret_at_vvvv() {
     let mut cmd = ferry(&dir.path().join("state3"));
     cmd.env_remove("FERRY_LOG")
         .env("AWS_SESSION_TOKEN", ENV_TOKEN)
+        .env("AWS_SECRET_ACCESS_KEY", aws_secret)
         .args(["cp", "-vvvv", "--json"])
-        .args(["-o", &format!("secret_access_key={aws_secret}")])
         .arg(&src)
         .arg(&local);
     let outputs = run(cmd, Some(&log), true);

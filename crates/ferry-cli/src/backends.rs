@@ -59,11 +59,16 @@ pub async fn open(
 /// (both sides) either's. `dst` is `None` for commands of one store (every key is then that
 /// store's). Locations that do not parse, or name no linked backend, are left to `open` to
 /// report.
+///
+/// Commands that follow a snapshot's references (`verify`, `migrate`) open the stores
+/// its `_metadata` names too, which may be of any backend: with `references`, `-o` and
+/// `--src-option` keys need only be some linked backend's.
 pub fn check_options(
     registry: &Registry,
     args: &BackendArgs,
     src: &str,
     dst: Option<&str>,
+    references: bool,
 ) -> anyhow::Result<()> {
     let backend = |text: &str| {
         Location::parse(text)
@@ -81,13 +86,17 @@ pub fn check_options(
         }
         all
     };
+    let every: Vec<Option<Arc<dyn BackendFactory>>> =
+        registry.factories().into_iter().map(Some).collect();
+    let every: Vec<&Option<Arc<dyn BackendFactory>>> = every.iter().collect();
+    let (shared, source) = if references {
+        (sides(&every), sides(&every))
+    } else {
+        (sides(&[&src_backend, &dst_backend]), sides(&[&src_backend]))
+    };
     let checks = [
-        (
-            "-o/--option",
-            &args.options,
-            sides(&[&src_backend, &dst_backend]),
-        ),
-        ("--src-option", &args.src_options, sides(&[&src_backend])),
+        ("-o/--option", &args.options, shared),
+        ("--src-option", &args.src_options, source),
         ("--dst-option", &args.dst_options, sides(&[&dst_backend])),
     ];
     for (flag, options, backends) in checks {

@@ -20,7 +20,7 @@ use crate::units::human_bytes;
 /// Runs `ferry migrate`.
 pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     let registry = backends::registry();
-    backends::check_options(&registry, &args.backend, &args.src, Some(&args.dst))?;
+    backends::check_options(&registry, &args.backend, &args.src, Some(&args.dst), true)?;
     let src_options = args.backend.side(true);
     let mut source = backends::endpoint(&registry, &args.src, &src_options)
         .await

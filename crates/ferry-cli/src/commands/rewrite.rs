@@ -77,6 +77,7 @@ pub async fn run(args: RewriteArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
         &args.backend(),
         &args.metadata,
         args.output.as_deref(),
+        false,
     )?;
     let options = args.backend().side(true);
     let input = backends::endpoint(&registry, &args.metadata, &options).await?;
