@@ -394,6 +394,13 @@ fn hdfs_cp_both_ways_through_namenode_faults() {
     let store =
         ferry_hdfs::open(&Location::parse(&direct).unwrap(), &BackendOptions::new()).unwrap();
     let uploaded = check_run("hdfs upload", &up, &expected, &final_files(&store, &direct));
+    // NameNode faults are survivable: a rename performed but whose reply was lost is found
+    // done on retry, so the upload must succeed, not end in a clean failure.
+    assert!(
+        uploaded,
+        "hdfs upload failed: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
     if uploaded {
         let back = dir.path().join("back");
         let down = ferry(&state)
@@ -403,7 +410,12 @@ fn hdfs_cp_both_ways_through_namenode_faults() {
             .timeout(Duration::from_secs(120))
             .output()
             .unwrap();
-        check_run("hdfs download", &down, &expected, &local_final_files(&back));
+        let downloaded = check_run("hdfs download", &down, &expected, &local_final_files(&back));
+        assert!(
+            downloaded,
+            "hdfs download failed: {}",
+            String::from_utf8_lossy(&down.stderr)
+        );
     }
     eprintln!("hdfs proxy: {:?}", proxy.stats());
     assert!(proxy.stats().connections > 0, "ferry bypassed the proxy");

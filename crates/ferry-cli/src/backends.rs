@@ -2,13 +2,20 @@
 //!
 //! The one place that names backend crates: each registers its schemes. `FERRY_FAULTS`
 //! (a test hook, see `ferry_core::fault`) wraps opened stores in the fault-injection layer.
+//!
+//! Option keys are checked here before any store is opened: every key must be one its store's
+//! backend declares (`BackendFactory::option_keys`); a typo is a usage error naming the key,
+//! the backend and the closest valid key. `ferry options` prints the declarations.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use ferry_core::fault::{parse_faults, FaultyStorage};
+use ferry_core::registry::closest_key;
 use ferry_core::transfer::Endpoint;
-use ferry_core::{BackendOptions, Location, Registry, Storage};
+use ferry_core::{BackendFactory, BackendOptions, Location, Registry, Storage};
+
+use crate::cli::BackendArgs;
 
 /// A registry with every backend this binary links.
 pub fn registry() -> Registry {
@@ -19,13 +26,14 @@ pub fn registry() -> Registry {
         .with(ferry_gcs::register)
 }
 
-/// Parses `text` and opens the store that serves it.
+/// Parses `text` and opens the store that serves it. A location that does not parse is a
+/// usage error (exit 2).
 pub async fn endpoint(
     registry: &Registry,
     text: &str,
     options: &BackendOptions,
 ) -> anyhow::Result<Endpoint> {
-    let location = Location::parse(text)?;
+    let location = Location::parse(text).map_err(|e| crate::exit::usage_error(e.to_string()))?;
     let storage = open(registry, &location, options).await?;
     Ok(Endpoint { storage, location })
 }
@@ -44,4 +52,108 @@ pub async fn open(
         }
         _ => Ok(storage),
     }
+}
+
+/// Rejects option keys the backends of the command's stores do not accept: `--src-option`
+/// keys must be the source backend's, `--dst-option` keys the destination's, and `-o` keys
+/// (both sides) either's. `dst` is `None` for commands of one store (every key is then that
+/// store's). Locations that do not parse, or name no linked backend, are left to `open` to
+/// report.
+///
+/// Commands that follow a snapshot's references (`verify`, `migrate`) open the stores
+/// its `_metadata` names too, which may be of any backend: with `references`, `-o` and
+/// `--src-option` keys need only be some linked backend's.
+pub fn check_options(
+    registry: &Registry,
+    args: &BackendArgs,
+    src: &str,
+    dst: Option<&str>,
+    references: bool,
+) -> anyhow::Result<()> {
+    let backend = |text: &str| {
+        Location::parse(text)
+            .ok()
+            .and_then(|location| registry.factory(location.scheme()))
+    };
+    let src_backend = backend(src);
+    let dst_backend = dst.map_or_else(|| src_backend.clone(), backend);
+    let sides = |backends: &[&Option<Arc<dyn BackendFactory>>]| -> Vec<Arc<dyn BackendFactory>> {
+        let mut all: Vec<Arc<dyn BackendFactory>> = Vec::new();
+        for factory in backends.iter().copied().flatten() {
+            if !all.iter().any(|f| f.name() == factory.name()) {
+                all.push(factory.clone());
+            }
+        }
+        all
+    };
+    let every: Vec<Option<Arc<dyn BackendFactory>>> =
+        registry.factories().into_iter().map(Some).collect();
+    let every: Vec<&Option<Arc<dyn BackendFactory>>> = every.iter().collect();
+    let (shared, source) = if references {
+        (sides(&every), sides(&every))
+    } else {
+        (sides(&[&src_backend, &dst_backend]), sides(&[&src_backend]))
+    };
+    let checks = [
+        ("-o/--option", &args.options, shared),
+        ("--src-option", &args.src_options, source),
+        ("--dst-option", &args.dst_options, sides(&[&dst_backend])),
+    ];
+    for (flag, options, backends) in checks {
+        if backends.is_empty() {
+            continue;
+        }
+        for (key, _) in options {
+            let known = backends
+                .iter()
+                .any(|b| b.option_keys().iter().any(|k| k.name == key));
+            if !known {
+                return Err(unknown_key(key, flag, &backends));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unknown_key(key: &str, flag: &str, backends: &[Arc<dyn BackendFactory>]) -> anyhow::Error {
+    let names: Vec<&str> = backends.iter().map(|b| b.name()).collect();
+    let whose = match names.as_slice() {
+        [one] => format!("the {one} backend"),
+        many => format!("the {} backends", many.join(" and ")),
+    };
+    let keys = backends
+        .iter()
+        .flat_map(|b| b.option_keys().iter().map(|k| k.name));
+    let hint = match closest_key(key, keys) {
+        Some(close) => format!("; did you mean {close:?}?"),
+        None => String::new(),
+    };
+    crate::exit::usage_error(format!(
+        "unknown option key {key:?} ({flag}) for {whose}{hint} (`ferry options` lists every key)"
+    ))
+}
+
+/// Every backend's option keys with their meaning and default, as `ferry options` prints them.
+pub fn options_text(registry: &Registry) -> String {
+    let mut text = String::new();
+    for factory in registry.factories() {
+        let schemes: Vec<String> = factory
+            .schemes()
+            .iter()
+            .map(|s| format!("{s}://"))
+            .collect();
+        text.push_str(&format!("{} ({}):\n", factory.name(), schemes.join(", ")));
+        for key in factory.option_keys() {
+            text.push_str(&format!(
+                "  {:<22} {} [default: {}]\n",
+                key.name, key.meaning, key.default
+            ));
+        }
+        text.push('\n');
+    }
+    text.push_str(
+        "Give them as -o KEY=VALUE (both sides), --src-option KEY=VALUE or --dst-option KEY=VALUE.\n\
+         A key the store's backend does not list is an error (exit 2).\n",
+    );
+    text
 }

@@ -60,6 +60,8 @@ pub enum Command {
     /// Rewrite the paths inside a Flink `_metadata` file (metadata only; no data is copied).
     #[command(long_about = REWRITE_ABOUT)]
     Rewrite(RewriteArgs),
+    /// List every backend's option keys (-o KEY=VALUE) with their meaning and default.
+    Options,
 }
 
 impl Command {
@@ -72,6 +74,7 @@ impl Command {
             Command::Ls(args) => args.json,
             Command::Inspect(args) => args.json,
             Command::Rewrite(args) => args.json,
+            Command::Options => false,
         }
     }
 }
@@ -323,11 +326,12 @@ pub struct CpArgs {
 
 /// Store settings, for both sides or per side (different accounts, endpoints or clusters).
 ///
-/// Each backend reads the keys it knows (e.g. S3: `endpoint`, `region`, `profile`,
-/// `path_style`); see the user guide. Per-side values win over `--option`.
+/// Each backend declares the keys it accepts (e.g. S3: `endpoint`, `region`, `profile`,
+/// `path_style`; `ferry options` lists them all); any other key is a usage error. Per-side
+/// values win over `--option`.
 #[derive(Debug, Args, Default, Clone)]
 pub struct BackendArgs {
-    /// A store setting for both sides, KEY=VALUE; repeatable.
+    /// A store setting for both sides, KEY=VALUE; repeatable (`ferry options` lists the keys).
     #[arg(short = 'o', long = "option", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub options: Vec<(String, String)>,
     /// A store setting for the source only, KEY=VALUE; repeatable.
@@ -380,21 +384,23 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 /// How data moves: parallelism, parts, memory, bandwidth, retries, verification, resume.
 #[derive(Debug, Args, Clone)]
 pub struct TransferArgs {
-    /// Files copied at once [default: 16, or what a store on either side asks for: 128 with
-    /// HDFS; server-side copies, which buffer nothing: at least 64].
+    /// Files copied at once, 1 to 4096 [default: 16, or what a store on either side asks for:
+    /// 128 with HDFS; server-side copies, which buffer nothing: at least 64].
     #[arg(short = 'j', long, value_name = "N")]
     pub concurrency: Option<usize>,
-    /// Part size for ranged reads and multipart writes; larger files are copied in parallel parts.
+    /// Part size for ranged reads and multipart writes, 64K to 5G; larger files are copied in
+    /// parallel parts.
     #[arg(long, default_value = "8M", value_parser = parse_size, value_name = "SIZE")]
     pub part_size: u64,
-    /// Most file data buffered at once (the memory bound).
-    #[arg(long, default_value = "64M", value_parser = parse_size, value_name = "SIZE")]
-    pub buffer_memory: u64,
+    /// Most file data buffered at once (the memory bound), at least one part [default: 64M, or
+    /// one part if --part-size is larger].
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub buffer_memory: Option<u64>,
 
-    /// Limit the transfer rate across all files, in bytes per second (e.g. 50M).
+    /// Limit the transfer rate across all files, in bytes per second (e.g. 50M; 0 = no limit).
     #[arg(long, value_parser = parse_size, value_name = "RATE")]
     pub bwlimit: Option<u64>,
-    /// Retries of temporary errors, with exponential backoff.
+    /// Retries of temporary errors, with exponential backoff, 0 to 100.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub retries: u32,
     /// How to verify each file: its size; also the store's checksum where it reports one

@@ -27,9 +27,10 @@ pub fn print<T: Serialize>(body: &T) -> anyhow::Result<()> {
 
 /// Prints `value` as it is (it carries its own `schema_version`) as pretty JSON on stdout.
 pub fn print_raw<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    // Redacted like every other output: error messages inside a report may quote a request.
+    let text = serde_json::to_string_pretty(value)?;
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    writeln!(out, "{}", ferry_core::redact::redact(&text))?;
     Ok(())
 }
 

@@ -11,11 +11,18 @@ mod progress;
 mod terminal;
 mod units;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() {
     tune_malloc();
-    let cli = cli::Cli::try_parse().unwrap_or_else(|err| exit::usage(err));
+    logs::register_secrets();
+    // `ferry help options` and `ferry options --help` show the option keys too.
+    let keys = backends::options_text(&backends::registry());
+    let cli = cli::Cli::command()
+        .mut_subcommand("options", |c| c.after_help(keys))
+        .try_get_matches()
+        .and_then(|matches| cli::Cli::from_arg_matches(&matches))
+        .unwrap_or_else(|err| exit::usage(err));
     let json = cli.command.json();
     if let Err(err) = init_tracing(&cli.global) {
         exit::fail(&err, json);
@@ -37,7 +44,8 @@ fn main() {
 }
 
 /// Log records: filtered by `FERRY_LOG` (else by -q/-v), to standard error (coloured only on
-/// a terminal, see [`terminal`]) or appended to `--log-file`.
+/// a terminal, see [`terminal`]) or appended to `--log-file`; every record redacted (see
+/// [`logs::Sink`]).
 fn init_tracing(global: &cli::GlobalArgs) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let default = match (global.quiet, global.verbose) {
@@ -58,10 +66,13 @@ fn init_tracing(global: &cli::GlobalArgs) -> anyhow::Result<()> {
         Some(path) => {
             let file = logs::open(path)
                 .with_context(|| format!("cannot open the log file {}", path.display()))?;
-            builder.with_writer(file).with_ansi(false).init();
+            builder
+                .with_writer(logs::Sink::File(file))
+                .with_ansi(false)
+                .init();
         }
         None => builder
-            .with_writer(std::io::stderr)
+            .with_writer(logs::Sink::Stderr)
             .with_ansi(terminal::colour_on_stderr())
             .init(),
     }

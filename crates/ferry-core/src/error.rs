@@ -76,6 +76,7 @@ pub struct Error {
     operation: Option<&'static str>,
     context: Vec<(&'static str, String)>,
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    unreachable: bool,
 }
 
 /// `Result` with ferry's [`Error`].
@@ -95,6 +96,7 @@ impl Error {
             operation: None,
             context: Vec::new(),
             source: None,
+            unreachable: false,
         }
     }
 
@@ -111,6 +113,20 @@ impl Error {
     pub fn temporary(mut self) -> Error {
         self.retry = Retry::Temporary;
         self
+    }
+
+    /// Marks an error that says the store itself cannot be used — it cannot be reached
+    /// (connection refused, name not resolved, no answer in time) or refuses the credentials —
+    /// rather than something about one file. Callers checking many files stop at the first
+    /// such error instead of paying for it once per file.
+    pub fn store_unreachable(mut self) -> Error {
+        self.unreachable = true;
+        self
+    }
+
+    /// Whether the error is about the store as a whole ([`Error::store_unreachable`]).
+    pub fn is_store_unreachable(&self) -> bool {
+        self.unreachable
     }
 
     /// Marks a temporary error whose retries ran out.

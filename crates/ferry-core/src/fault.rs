@@ -7,7 +7,9 @@
 //! * `fail-always=OP` — every call of OP fails permanently;
 //! * `corrupt-write=TEXT` — data written to paths containing TEXT has one byte flipped;
 //! * `corrupt-read=TEXT` — data read from paths containing TEXT has one byte flipped;
-//! * `delay=OP:MS` — every call of OP sleeps MS milliseconds first.
+//! * `delay=OP:MS` — every call of OP sleeps MS milliseconds first;
+//! * `lose-reply=rename@N` — the N-th rename is done, then reported as a temporary failure
+//!   (the store performed it but its reply was lost).
 //!
 //! Operations: `stat`, `list`, `read`, `write`, `put`, `put_part`, `complete`, `rename`,
 //! `delete`, `copy`.
@@ -54,6 +56,14 @@ pub enum Fault {
         /// Substring of the path.
         path_contains: String,
     },
+    /// The N-th call of the operation (only `rename`) is performed, then fails with a
+    /// temporary error, as when a store's reply is lost.
+    LoseReply {
+        /// Operation name.
+        op: String,
+        /// Which call.
+        nth: usize,
+    },
     /// Every call of the operation sleeps first.
     Delay {
         /// Operation name.
@@ -85,6 +95,13 @@ pub fn parse_faults(spec: &str) -> Result<Vec<Fault>> {
                     }
                 }
                 "fail-always" => Fault::FailAlways { op: value.into() },
+                "lose-reply" => {
+                    let (op, nth) = value.split_once('@').ok_or_else(|| bad(item))?;
+                    Fault::LoseReply {
+                        op: op.into(),
+                        nth: nth.parse().map_err(|_| bad(item))?,
+                    }
+                }
                 "corrupt-write" => Fault::CorruptWrite {
                     path_contains: value.into(),
                 },
@@ -111,7 +128,9 @@ struct Rules {
 }
 
 impl Rules {
-    async fn enter(&self, op: &str, location: &Location) -> Result<()> {
+    /// Applies the rules to a call of `op`; `Ok(true)` when the call is to be performed and
+    /// its reply lost.
+    async fn enter(&self, op: &str, location: &Location) -> Result<bool> {
         let n = self
             .calls
             .iter()
@@ -129,7 +148,10 @@ impl Rules {
                 _ => {}
             }
         }
-        Ok(())
+        Ok(self
+            .faults
+            .iter()
+            .any(|f| matches!(f, Fault::LoseReply { op: o, nth } if o == op && *nth == n)))
     }
 
     fn corrupts(&self, write: bool, location: &Location) -> bool {
@@ -281,8 +303,12 @@ impl Storage for FaultyStorage {
         self.inner.copy(from, to).await
     }
     async fn rename(&self, from: &Location, to: &Location) -> Result<()> {
-        self.rules.enter("rename", to).await?;
-        self.inner.rename(from, to).await
+        let lose_reply = self.rules.enter("rename", to).await?;
+        self.inner.rename(from, to).await?;
+        if lose_reply {
+            return Err(injected("rename (reply lost)", to).temporary());
+        }
+        Ok(())
     }
     async fn checksum(&self, location: &Location, kind: ChecksumKind) -> Result<Option<Checksum>> {
         self.inner.checksum(location, kind).await

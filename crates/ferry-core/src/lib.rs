@@ -18,6 +18,7 @@ pub mod error;
 pub mod fault;
 pub mod location;
 pub mod memory;
+pub mod redact;
 pub mod registry;
 pub mod relocate;
 pub mod storage;
@@ -26,7 +27,7 @@ pub mod transfer;
 pub use checksum::{Checksum, ChecksumKind};
 pub use error::{Error, ErrorKind, Result, Retry};
 pub use location::Location;
-pub use registry::{BackendFactory, BackendOptions, Registry};
+pub use registry::{BackendFactory, BackendOptions, OptionKey, Registry};
 pub use storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter,
     PartReceipt, SpecialKind, Storage, WriteOptions, WriteReceipt,

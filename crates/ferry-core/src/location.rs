@@ -3,7 +3,9 @@
 //!
 //! A [`Location`] is `scheme`, an optional `authority` (host:port, bucket, nameservice) and an
 //! absolute, `/`-separated `path`. Paths are normalised lexically: repeated slashes collapse,
-//! `.` segments vanish and `..` pops a segment (never above the root). A trailing slash is not
+//! `.` segments vanish and `..` pops a segment (never above the root). Object keys (S3, GCS)
+//! given by the user are not paths: a `.` or `..` segment in one is refused when parsed, never
+//! resolved to another key. A trailing slash is not
 //! part of the location; callers that care (the CLI's "copy into this directory") look at the raw
 //! text. Nothing here touches a store.
 
@@ -51,7 +53,10 @@ impl Location {
     ///   directory.
     ///
     /// Errors (kind `InvalidInput`): an empty string, a bucket store without a bucket
-    /// (`s3:///key`), or a URI whose path is not absolute.
+    /// (`s3:///key`), a URI whose path is not absolute, a `file` URI naming a host other than
+    /// `localhost` (`file://otherhost/x` is not on this machine), or a `.` or `..` segment in
+    /// an object key (`s3://b/a/../b`): keys are not paths, and rewriting one would name
+    /// another object.
     pub fn parse(text: &str) -> Result<Location> {
         if text.is_empty() {
             return Err(Error::new(ErrorKind::InvalidInput, "empty location"));
@@ -98,7 +103,23 @@ impl Location {
             None => (None, rest),
         };
         // Like Flink's `Path`, an empty authority is no authority: `file:///p` is `file:/p`.
-        let authority = authority.filter(|a| !a.is_empty());
+        let mut authority = authority.filter(|a| !a.is_empty());
+        if scheme == "file" {
+            // `file://localhost/p` is `/p` (RFC 8089); any other host is not this machine, and
+            // ferry must not write its path locally.
+            match authority.as_deref() {
+                None => {}
+                Some(host) if host.eq_ignore_ascii_case("localhost") => authority = None,
+                Some(host) => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!(
+                            "location {text:?} names the host {host:?}: file URIs name this                              machine only (write file:///path or file://localhost/path)"
+                        ),
+                    ))
+                }
+            }
+        }
         if !path.starts_with('/') {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
@@ -111,6 +132,18 @@ impl Location {
                 ErrorKind::InvalidInput,
                 format!("location {text:?} names no bucket; write {scheme}://bucket/key"),
             ));
+        }
+        if needs_bucket {
+            if let Some(segment) = path.split('/').find(|s| matches!(*s, "." | "..")) {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "location {text:?} has a {segment:?} segment: object keys are not paths, \
+                         and ferry neither resolves it nor writes such a key; write the key \
+                         without it"
+                    ),
+                ));
+            }
         }
         Ok(Location {
             scheme,
@@ -379,6 +412,34 @@ mod tests {
         );
         assert!(Location::parse("s3:///key").is_err());
         assert!(Location::parse("gs:relative").is_err());
+    }
+
+    #[test]
+    fn file_uris_name_this_machine_only() {
+        assert_eq!(loc("file://localhost/data/x"), loc("/data/x"));
+        assert_eq!(loc("file://LOCALHOST/data/x").authority(), None);
+        let err = Location::parse("file://otherhost/x").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("file://otherhost/x"), "{err}");
+        assert!(err.to_string().contains("otherhost"), "{err}");
+    }
+
+    #[test]
+    fn object_keys_with_dot_segments_are_refused_not_rewritten() {
+        for text in [
+            "s3://bucket/a/../b",
+            "s3a://bucket/./b",
+            "gs://bucket/a/..",
+            "s3p://bucket/a/./b/",
+        ] {
+            let err = Location::parse(text).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{text}");
+            assert!(err.to_string().contains(text), "{err}");
+        }
+        // Dots inside a segment are ordinary characters; paths on file systems still resolve.
+        assert_eq!(loc("s3://b/a..b/.c").path(), "/a..b/.c");
+        assert_eq!(loc("hdfs://nn/a/../b").path(), "/b");
+        assert_eq!(loc("file:///a/./b").path(), "/a/b");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use futures::StreamExt;
 use crate::checksum::{crc32c, Checksum, ChecksumKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::location::Location;
-use crate::registry::{BackendFactory, BackendOptions, Registry};
+use crate::registry::{BackendFactory, BackendOptions, OptionKey, Registry};
 use crate::storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter,
     PartReceipt, Storage, WriteOptions, WriteReceipt,
@@ -329,6 +329,10 @@ impl BackendFactory for MemoryFactory {
 
     fn schemes(&self) -> &'static [&'static str] {
         &["mem"]
+    }
+
+    fn option_keys(&self) -> &'static [OptionKey] {
+        &[]
     }
 
     async fn open(&self, location: &Location, _: &BackendOptions) -> Result<Arc<dyn Storage>> {

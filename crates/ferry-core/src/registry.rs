@@ -104,6 +104,42 @@ impl std::fmt::Debug for BackendOptions {
     }
 }
 
+/// One option key a backend accepts (`-o KEY=VALUE`), as `ferry options` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionKey {
+    /// The key (`endpoint`).
+    pub name: &'static str,
+    /// What it sets, one short sentence.
+    pub meaning: &'static str,
+    /// The value used when the key is absent, as a user reads it (`300 s`, `unset`).
+    pub default: &'static str,
+}
+
+impl OptionKey {
+    /// A key with its meaning and default.
+    pub const fn new(name: &'static str, meaning: &'static str, default: &'static str) -> Self {
+        OptionKey {
+            name,
+            meaning,
+            default,
+        }
+    }
+}
+
+/// The key among `candidates` closest to `key` (a typo's likely intent), if any is close.
+pub fn closest_key<'a>(
+    key: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let key = key.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&key, c), c))
+        .filter(|(score, _)| *score >= 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
 /// Opens stores of one backend.
 #[async_trait]
 pub trait BackendFactory: Send + Sync {
@@ -112,6 +148,10 @@ pub trait BackendFactory: Send + Sync {
 
     /// The URI schemes it serves (`["s3", "s3a", "s3n", "s3p"]`).
     fn schemes(&self) -> &'static [&'static str];
+
+    /// Every option key the backend accepts, with its meaning and default. A key given for a
+    /// store of this backend that is not listed here is a usage error (the CLI checks).
+    fn option_keys(&self) -> &'static [OptionKey];
 
     /// A key naming the store that serves `location` with `options`: locations with equal keys
     /// share one opened [`Storage`]. The default is the authority (a bucket, a NameNode).
@@ -159,6 +199,23 @@ impl Registry {
         let mut schemes: Vec<String> = self.factories.keys().cloned().collect();
         schemes.sort();
         schemes
+    }
+
+    /// The factory serving `scheme`.
+    pub fn factory(&self, scheme: &str) -> Option<Arc<dyn BackendFactory>> {
+        self.factories.get(scheme).cloned()
+    }
+
+    /// Every factory once, sorted by name.
+    pub fn factories(&self) -> Vec<Arc<dyn BackendFactory>> {
+        let mut all: Vec<Arc<dyn BackendFactory>> = Vec::new();
+        for factory in self.factories.values() {
+            if !all.iter().any(|f| f.name() == factory.name()) {
+                all.push(factory.clone());
+            }
+        }
+        all.sort_by_key(|f| f.name());
+        all
     }
 
     /// The store serving `location`, opened with `options` (cached).
@@ -271,5 +328,14 @@ mod tests {
         let text = format!("{opts:?}");
         assert!(!text.contains("hunter2"));
         assert!(text.contains("127.0.0.1"));
+    }
+
+    #[test]
+    fn closest_key_suggests_the_intended_key_and_nothing_for_nonsense() {
+        let keys = ["endpoint", "region", "path_style", "profile"];
+        assert_eq!(closest_key("endpint", keys), Some("endpoint"));
+        assert_eq!(closest_key("pathstyle", keys), Some("path_style"));
+        assert_eq!(closest_key("Regoin", keys), Some("region"));
+        assert_eq!(closest_key("zzzz", keys), None);
     }
 }

@@ -448,6 +448,10 @@ impl BackendFactory for GcsFactory {
         &["gs"]
     }
 
+    fn option_keys(&self) -> &'static [ferry_core::OptionKey] {
+        crate::config::OPTIONS
+    }
+
     /// One store per endpoint and settings, whatever the bucket: the registry already keys
     /// its cache by the options, so the key itself is empty.
     fn store_key(&self, _: &Location, _: &BackendOptions) -> String {

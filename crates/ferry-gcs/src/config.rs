@@ -22,23 +22,63 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ferry_core::registry::parse_flag;
-use ferry_core::{BackendOptions, Error, ErrorKind, Result};
+use ferry_core::{BackendOptions, Error, ErrorKind, OptionKey, Result};
 
 /// Google's JSON API endpoint.
 pub const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
 /// Where parallel composite uploads keep their parts, in the destination bucket.
 pub const DEFAULT_TEMP_PREFIX: &str = ".ferry-tmp/";
 
-/// The option keys this backend reads (everything else is for other backends).
-pub const KEYS: &[&str] = &[
-    "endpoint",
-    "credential_path",
-    "token",
-    "service_account",
-    "anonymous",
-    "project",
-    "temp_prefix",
-    "response_timeout",
+/// Every option key this backend accepts, with its meaning and default (`ferry options`);
+/// any other key given for a GCS store is a usage error. The timeouts `connect_timeout` and
+/// `read_timeout` are declared for the timeout work merged separately.
+pub const OPTIONS: &[OptionKey] = &[
+    OptionKey::new(
+        "endpoint",
+        "URL of the JSON API (an emulator)",
+        "STORAGE_EMULATOR_HOST, else https://storage.googleapis.com",
+    ),
+    OptionKey::new(
+        "credential_path",
+        "service-account or authorized-user JSON file",
+        "Application Default Credentials",
+    ),
+    OptionKey::new("token", "an OAuth2 access token", "unset"),
+    OptionKey::new(
+        "service_account",
+        "the VM service account to ask the metadata server for",
+        "the VM's default",
+    ),
+    OptionKey::new(
+        "anonymous",
+        "unsigned requests (public buckets): true or false",
+        "false (true for emulators)",
+    ),
+    OptionKey::new(
+        "project",
+        "project billed for requester-pays buckets",
+        "GOOGLE_CLOUD_PROJECT",
+    ),
+    OptionKey::new(
+        "temp_prefix",
+        "where parallel composite uploads keep their parts",
+        ".ferry-tmp/",
+    ),
+    OptionKey::new(
+        "response_timeout",
+        "seconds a request may wait for the next bytes of its answer (0: no limit)",
+        "300",
+    ),
+    OptionKey::new(
+        "connect_timeout",
+        "seconds to open a connection (0: no limit)",
+        "10",
+    ),
+    OptionKey::new(
+        "read_timeout",
+        "seconds a response may stall between bytes (0: no limit)",
+        "60",
+    ),
 ];
 
 /// A secret string: never shown by `Debug`.
@@ -165,6 +205,16 @@ impl GcsSettings {
         }
         if !temp_prefix.ends_with('/') {
             temp_prefix.push('/');
+        }
+        // No output may show a token or the secrets of a credentials file.
+        match &auth {
+            Auth::Token(token) => ferry_core::redact::add_secret(&token.0),
+            Auth::File(path) => {
+                if let Ok(text) = std::fs::read_to_string(path) {
+                    ferry_core::redact::add_secrets_of_json(&text);
+                }
+            }
+            Auth::Anonymous | Auth::Default { .. } => {}
         }
         let response_timeout = options
             .timeout("response_timeout", Some(DEFAULT_RESPONSE_TIMEOUT))

@@ -224,6 +224,7 @@ pub(crate) fn from_transport(err: reqwest::Error, site: Site<'_>) -> Error {
             format!("cannot reach {}: {text}", site.endpoint),
         )
         .temporary()
+        .store_unreachable()
     };
     site.finish(error)
 }

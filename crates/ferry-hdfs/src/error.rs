@@ -138,7 +138,8 @@ pub fn remote(class: &str, message: &str) -> Error {
 /// Maps a socket error talking to a NameNode or DataNode.
 pub fn io(error: std::io::Error, peer: &str) -> Error {
     use std::io::ErrorKind as Io;
-    let (message, temporary) = match error.kind() {
+    let error_kind = error.kind();
+    let (message, temporary) = match error_kind {
         Io::ConnectionRefused => (format!("cannot connect to {peer} (is it running?)"), true),
         Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof => (
             format!("connection to {peer} was cut (did it stop or restart?)"),
@@ -147,7 +148,14 @@ pub fn io(error: std::io::Error, peer: &str) -> Error {
         Io::TimedOut | Io::WouldBlock => (format!("{peer} did not answer in time"), true),
         _ => (format!("I/O error talking to {peer}"), false),
     };
-    let err = Error::new(ErrorKind::Unexpected, message).with_source(error);
+    let mut err = Error::new(ErrorKind::Unexpected, message).with_source(error);
+    if matches!(
+        error_kind,
+        Io::ConnectionRefused | Io::TimedOut | Io::WouldBlock
+    ) {
+        // Nothing listens there, or nothing answers: every request will fail alike.
+        err = err.store_unreachable();
+    }
     if temporary {
         err.temporary()
     } else {

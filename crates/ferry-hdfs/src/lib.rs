@@ -42,10 +42,71 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferry_core::registry::{BackendFactory, BackendOptions, Registry};
-use ferry_core::{Error, ErrorKind, Location, Result, Storage};
+use ferry_core::{Error, ErrorKind, Location, OptionKey, Result, Storage};
 
 pub use conf::HadoopConf;
 pub use storage::{HdfsSettings, HdfsStorage, LARGE_WRITE};
+
+/// Every option key this backend accepts, with its meaning and default (`ferry options`);
+/// any other key given for an HDFS store is a usage error. `read_timeout` is declared for the
+/// timeout work merged separately.
+pub const OPTIONS: &[OptionKey] = &[
+    OptionKey::new(
+        "config_dir",
+        "Hadoop client configuration directory (core-site.xml, hdfs-site.xml)",
+        "HADOOP_CONF_DIR, else $HADOOP_HOME/etc/hadoop",
+    ),
+    OptionKey::new(
+        "user",
+        "the HDFS user",
+        "HADOOP_USER_NAME, else the OS user",
+    ),
+    OptionKey::new(
+        "block_size",
+        "block size of written files, at least 1M (e.g. 256M)",
+        "the cluster's dfs.blocksize",
+    ),
+    OptionKey::new(
+        "replication",
+        "replication of written files, 1 to 512",
+        "the cluster's dfs.replication",
+    ),
+    OptionKey::new(
+        "checksum",
+        "compare HDFS file checksums after writes: true or false",
+        "true",
+    ),
+    OptionKey::new(
+        "large_writes",
+        "files over 16 MiB written at once, 1 to 1024",
+        "2",
+    ),
+    OptionKey::new(
+        "use_datanode_hostname",
+        "reach DataNodes by hostname (behind NAT): true or false",
+        "the configuration's, else false",
+    ),
+    OptionKey::new(
+        "read_timeout",
+        "seconds a read may stall (0: no limit)",
+        "60",
+    ),
+    OptionKey::new(
+        "kerberos_principal",
+        "Kerberos principal (cargo feature kerberos)",
+        "the ticket cache's",
+    ),
+    OptionKey::new(
+        "kerberos_keytab",
+        "Kerberos keytab file (cargo feature kerberos)",
+        "unset",
+    ),
+    OptionKey::new(
+        "kerberos_cache",
+        "Kerberos ticket cache (cargo feature kerberos)",
+        "KRB5CCNAME",
+    ),
+];
 
 /// Large files written at once by default (`-o large_writes=N`).
 pub const DEFAULT_LARGE_WRITES: usize = 2;
@@ -213,6 +274,10 @@ impl BackendFactory for HdfsFactory {
 
     fn schemes(&self) -> &'static [&'static str] {
         &["hdfs", "viewfs"]
+    }
+
+    fn option_keys(&self) -> &'static [OptionKey] {
+        OPTIONS
     }
 
     fn store_key(&self, location: &Location, _: &BackendOptions) -> String {

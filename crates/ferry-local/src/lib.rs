@@ -40,6 +40,14 @@ const READ_CHUNK: usize = 1024 * 1024;
 /// The option key that turns direct writes off (`direct_io=false`).
 pub const DIRECT_IO_KEY: &str = "direct_io";
 
+/// Every option key this backend accepts, with its meaning and default (`ferry options`);
+/// any other key given for a local path is a usage error.
+pub const OPTIONS: &[ferry_core::OptionKey] = &[ferry_core::OptionKey::new(
+    DIRECT_IO_KEY,
+    "write large parts straight to the file, bypassing the page cache where it helps: true or false",
+    "true",
+)];
+
 /// The local filesystem.
 #[derive(Debug)]
 pub struct LocalStorage {
@@ -735,6 +743,10 @@ impl BackendFactory for LocalFactory {
 
     fn schemes(&self) -> &'static [&'static str] {
         &["file"]
+    }
+
+    fn option_keys(&self) -> &'static [ferry_core::OptionKey] {
+        OPTIONS
     }
 
     fn store_key(&self, _: &Location, options: &BackendOptions) -> String {

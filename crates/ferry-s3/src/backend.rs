@@ -437,6 +437,10 @@ impl BackendFactory for S3Factory {
         &["s3", "s3a", "s3n", "s3p"]
     }
 
+    fn option_keys(&self) -> &'static [ferry_core::OptionKey] {
+        crate::config::OPTIONS
+    }
+
     /// One store per endpoint and settings, whatever the bucket: the registry already keys
     /// its cache by the options, so the key itself is empty.
     fn store_key(&self, _: &Location, _: &BackendOptions) -> String {

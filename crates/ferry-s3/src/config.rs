@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ferry_core::registry::parse_flag;
-use ferry_core::{BackendOptions, Error, ErrorKind, Result};
+use ferry_core::{BackendOptions, Error, ErrorKind, OptionKey, Result};
 
 use crate::flink_conf;
 
@@ -25,22 +25,91 @@ pub const DEFAULT_COPY_CONCURRENCY: usize = 8;
 /// The largest object `CopyObject` copies in one request (S3's limit).
 pub const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
 
-/// The option keys this backend reads (everything else is for other backends).
-pub const KEYS: &[&str] = &[
-    "endpoint",
-    "region",
-    "profile",
-    "path_style",
-    "access_key_id",
-    "secret_access_key",
-    "session_token",
-    "anonymous",
-    "ca_bundle",
-    "copy_threshold",
-    "copy_part_size",
-    "copy_concurrency",
-    "response_timeout",
-    "flink_conf_dir",
+/// Every option key this backend accepts, with its meaning and default (`ferry options`);
+/// any other key given for an S3 store is a usage error. The timeouts `connect_timeout`,
+/// `read_timeout` and `copy_timeout` are declared for the timeout work merged separately.
+pub const OPTIONS: &[OptionKey] = &[
+    OptionKey::new(
+        "endpoint",
+        "URL of an S3-compatible store (MinIO, Ceph, …)",
+        "AWS (or AWS_ENDPOINT_URL)",
+    ),
+    OptionKey::new(
+        "region",
+        "the bucket's region",
+        "AWS_REGION or the profile's, else us-east-1",
+    ),
+    OptionKey::new(
+        "profile",
+        "AWS shared-config profile (also --profile)",
+        "AWS_PROFILE, else default",
+    ),
+    OptionKey::new(
+        "path_style",
+        "path-style requests (http://host/bucket/key): true or false",
+        "true for IP and localhost endpoints",
+    ),
+    OptionKey::new(
+        "access_key_id",
+        "static access key id (with secret_access_key)",
+        "the AWS credential chain",
+    ),
+    OptionKey::new(
+        "secret_access_key",
+        "static secret access key (with access_key_id)",
+        "the AWS credential chain",
+    ),
+    OptionKey::new(
+        "session_token",
+        "session token of temporary credentials",
+        "unset",
+    ),
+    OptionKey::new(
+        "anonymous",
+        "unsigned requests (public buckets): true or false",
+        "false",
+    ),
+    OptionKey::new(
+        "ca_bundle",
+        "PEM file of extra trusted CA certificates",
+        "AWS_CA_BUNDLE",
+    ),
+    OptionKey::new(
+        "copy_threshold",
+        "server-side copies above this size use parallel part copies",
+        "1G",
+    ),
+    OptionKey::new(
+        "copy_part_size",
+        "part size of parallel server-side copies, 5M to 5G",
+        "64M",
+    ),
+    OptionKey::new("copy_concurrency", "part copies in flight per object", "8"),
+    OptionKey::new(
+        "response_timeout",
+        "seconds a request may wait for its response to start (0: no limit)",
+        "300",
+    ),
+    OptionKey::new(
+        "connect_timeout",
+        "seconds to open a connection (0: no limit)",
+        "10",
+    ),
+    OptionKey::new(
+        "read_timeout",
+        "seconds a response may stall between bytes (0: no limit)",
+        "60",
+    ),
+    OptionKey::new(
+        "copy_timeout",
+        "seconds one server-side copy request may take (0: no limit)",
+        "900",
+    ),
+    OptionKey::new(
+        "flink_conf_dir",
+        "Flink configuration directory to read s3.* keys from (also --flink-conf)",
+        "unset",
+    ),
 ];
 
 /// A secret string: never shown by `Debug`.
@@ -159,6 +228,13 @@ impl S3Settings {
             .timeout("response_timeout", Some(DEFAULT_RESPONSE_TIMEOUT))
             .map_err(|e| invalid(&e))?;
         settings.endpoint = settings.endpoint.map(|e| normalize_endpoint(&e));
+        // Whatever the source (options, the Flink configuration), no output may show them.
+        for secret in [&settings.secret_access_key, &settings.session_token]
+            .into_iter()
+            .flatten()
+        {
+            ferry_core::redact::add_secret(&secret.0);
+        }
         if settings.access_key_id.is_some() != settings.secret_access_key.is_some() {
             return Err(invalid(
                 "access_key_id and secret_access_key (s3.access-key and s3.secret-key) go together: set both or neither",

@@ -297,7 +297,8 @@ where
             Unexpected,
             format!("timed out talking to {}", site.endpoint),
         )
-        .temporary(),
+        .temporary()
+        .store_unreachable(),
         SdkError::DispatchFailure(failure) => {
             let chain = chain(&err);
             if failure.is_timeout() {
@@ -309,17 +310,20 @@ where
                     ),
                 )
                 .temporary()
+                .store_unreachable()
             } else if failure.is_io() {
                 Error::new(
                     Unexpected,
                     format!("cannot reach {}: {chain}", site.endpoint),
                 )
                 .temporary()
+                .store_unreachable()
             } else {
                 Error::new(
                     ConfigInvalid,
                     format!("request to {} failed: {chain}", site.endpoint),
                 )
+                .store_unreachable()
             }
         }
         _ => Error::new(Unexpected, format!("S3 request failed: {}", chain(&err))),
@@ -329,6 +333,18 @@ where
         .with_context("path", site.path)
         .with_context("backend", "s3")
 }
+
+/// Codes that are about the credentials or the bucket, not one object: every request to the
+/// bucket will fail the same way ([`Error::store_unreachable`]).
+const STORE_WIDE: &[&str] = &[
+    "NoSuchBucket",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "AllAccessDisabled",
+    "AccountProblem",
+];
 
 /// Maps an HTTP error response (status, S3 error code and message) onto ferry's error.
 pub(crate) fn from_response(
@@ -357,7 +373,10 @@ pub(crate) fn from_response(
         _ => String::new(),
     };
     message.push_str(&suffix);
-    let error = Error::new(kind, message);
+    let mut error = Error::new(kind, message);
+    if code.is_some_and(|c| STORE_WIDE.contains(&c)) {
+        error = error.store_unreachable();
+    }
     if temporary || (status >= 500 && kind != Unsupported) || status == 429 {
         error.temporary()
     } else {
@@ -431,8 +450,13 @@ mod tests {
         assert_eq!(e.kind(), PermissionDenied);
         assert!(!e.is_temporary());
         assert!(e.message().contains("AWS_ACCESS_KEY_ID"), "{e}");
+        assert!(e.is_store_unreachable());
         let e = from_response(404, Some("NoSuchBucket"), None, None, site());
         assert_eq!(e.kind(), NotFound);
+        assert!(e.is_store_unreachable());
+        assert!(
+            !from_response(403, Some("AccessDenied"), None, None, site()).is_store_unreachable()
+        );
         assert!(
             e.message()
                 .contains("no such bucket bkt at http://127.0.0.1:1"),

@@ -23,6 +23,7 @@ use crate::units::human_bytes;
 pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     let options = copy_options(&args)?;
     let registry = backends::registry();
+    backends::check_options(&registry, &args.backend, &args.src, Some(&args.dst), false)?;
     let source = backends::endpoint(&registry, &args.src, &args.backend.side(true))
         .await
         .with_context(|| format!("source {}", args.src))?;

@@ -16,6 +16,7 @@ use crate::units::human_bytes;
 /// Runs `ferry inspect`.
 pub async fn run(args: InspectArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     let registry = backends::registry();
+    backends::check_options(&registry, &args.backend, &args.path, None, false)?;
     let target = backends::endpoint(&registry, &args.path, &args.backend.side(true)).await?;
     let snap = snapshot::open(target.storage.as_ref(), &target.location).await?;
     let report = InspectReport::new(

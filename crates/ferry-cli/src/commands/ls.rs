@@ -15,6 +15,7 @@ use crate::units::human_bytes;
 /// Runs `ferry ls`.
 pub async fn run(args: LsArgs) -> anyhow::Result<i32> {
     let registry = backends::registry();
+    backends::check_options(&registry, &args.backend, &args.root, None, false)?;
     let root = backends::endpoint(&registry, &args.root, &args.backend.side(true)).await?;
     let snapshots = snapshot::list(root.storage.as_ref(), &root.location).await?;
     if args.json {

@@ -20,6 +20,7 @@ use crate::units::human_bytes;
 /// Runs `ferry migrate`.
 pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     let registry = backends::registry();
+    backends::check_options(&registry, &args.backend, &args.src, Some(&args.dst), true)?;
     let src_options = args.backend.side(true);
     let mut source = backends::endpoint(&registry, &args.src, &src_options)
         .await
@@ -42,7 +43,7 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
         external_root: args
             .external_root
             .as_deref()
-            .map(Location::parse)
+            .map(|text| Location::parse(text).map_err(|e| exit::usage_error(e.to_string())))
             .transpose()
             .context("--external-root")?,
         scheme: args.scheme.clone(),
@@ -201,7 +202,15 @@ fn print_outcome(out: &mut impl Write, report: &MigrateReport) -> std::io::Resul
     for problem in &report.problems {
         writeln!(out, "problem     {problem}")?;
     }
-    if report.complete {
+    if report.already_complete {
+        writeln!(
+            out,
+            "already complete: the destination's _metadata is the one this migration writes, \
+             and all {} referenced files are present; nothing copied",
+            report.verified_files
+        )?;
+        writeln!(out, "restore with:\n  {}", plan.restore_command)?;
+    } else if report.complete {
         writeln!(
             out,
             "verified    _metadata written last and read back; all {} referenced files present",

@@ -25,24 +25,27 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Ls(args) => ls::run(args).await,
         Command::Inspect(args) => inspect::run(args, &cli.global).await,
         Command::Rewrite(args) => rewrite::run(args, &cli.global).await,
+        Command::Options => {
+            print!(
+                "{}",
+                crate::backends::options_text(&crate::backends::registry())
+            );
+            Ok(crate::exit::OK)
+        }
     };
     result.unwrap_or_else(|err| crate::exit::report(&err, json))
 }
 
 /// The core's copy options from the shared transfer flags.
 pub fn transfer_options(args: &TransferArgs) -> anyhow::Result<CopyOptions> {
-    anyhow::ensure!(
-        args.concurrency != Some(0),
-        "--concurrency must be at least 1"
-    );
-    anyhow::ensure!(
-        args.part_size >= 64 * 1024,
-        "--part-size must be at least 64K"
-    );
+    check_ranges(args)?;
     Ok(CopyOptions {
         concurrency: args.concurrency.unwrap_or(0),
         part_size: args.part_size,
-        memory_budget: args.buffer_memory,
+        memory_budget: args
+            .buffer_memory
+            .unwrap_or(DEFAULT_BUFFER_MEMORY)
+            .max(args.part_size),
         bwlimit: args.bwlimit,
         retry: RetryPolicy {
             retries: args.retries,
@@ -58,6 +61,46 @@ pub fn transfer_options(args: &TransferArgs) -> anyhow::Result<CopyOptions> {
         adaptive_throttle: std::env::var("FERRY_ADAPTIVE_THROTTLE").map_or(true, |v| v != "off"),
         ..CopyOptions::default()
     })
+}
+
+/// `--buffer-memory`'s default.
+const DEFAULT_BUFFER_MEMORY: u64 = 64 << 20;
+/// `--part-size`'s range: Flink's parts are never smaller, and S3's largest part.
+const PART_SIZE_RANGE: std::ops::RangeInclusive<u64> = 64 << 10..=5 << 30;
+/// `-j`'s range.
+const CONCURRENCY_RANGE: std::ops::RangeInclusive<usize> = 1..=4096;
+/// `--retries`' range.
+const RETRIES_RANGE: std::ops::RangeInclusive<u32> = 0..=100;
+
+/// Out-of-range transfer settings are usage errors (exit 2) naming the flag and its range.
+fn check_ranges(args: &TransferArgs) -> anyhow::Result<()> {
+    use crate::exit::usage_error;
+    use crate::units::human_bytes;
+    if let Some(n) = args.concurrency.filter(|n| !CONCURRENCY_RANGE.contains(n)) {
+        return Err(usage_error(format!(
+            "--concurrency must be from 1 to 4096, not {n}"
+        )));
+    }
+    if !PART_SIZE_RANGE.contains(&args.part_size) {
+        return Err(usage_error(format!(
+            "--part-size must be from 64K to 5G, not {}",
+            human_bytes(args.part_size)
+        )));
+    }
+    if let Some(memory) = args.buffer_memory.filter(|m| *m < args.part_size) {
+        return Err(usage_error(format!(
+            "--buffer-memory must be at least one part (--part-size, {}), not {}",
+            human_bytes(args.part_size),
+            human_bytes(memory)
+        )));
+    }
+    if !RETRIES_RANGE.contains(&args.retries) {
+        return Err(usage_error(format!(
+            "--retries must be from 0 to 100, not {}",
+            args.retries
+        )));
+    }
+    Ok(())
 }
 
 /// `--state-dir`/`FERRY_STATE_DIR`, else `$XDG_STATE_HOME/ferry`, else `~/.local/state/ferry`;

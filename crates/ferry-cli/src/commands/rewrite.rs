@@ -72,6 +72,13 @@ fn parse_maps(specs: &[String]) -> anyhow::Result<Vec<PrefixMap>> {
 pub async fn run(args: RewriteArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     let maps = parse_maps(&args.maps)?;
     let registry = backends::registry();
+    backends::check_options(
+        &registry,
+        &args.backend(),
+        &args.metadata,
+        args.output.as_deref(),
+        false,
+    )?;
     let options = args.backend().side(true);
     let input = backends::endpoint(&registry, &args.metadata, &options).await?;
     let snap = snapshot::open(input.storage.as_ref(), &input.location).await?;

@@ -12,6 +12,7 @@ use crate::units::human_bytes;
 /// Runs `ferry verify`.
 pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     let registry = backends::registry();
+    backends::check_options(&registry, &args.backend, &args.snapshot, None, true)?;
     let options = args.backend.side(true);
     let snapshot = backends::endpoint(&registry, &args.snapshot, &options).await?;
     let report = verify::verify(

@@ -3,8 +3,11 @@
 //! Order, and why:
 //! 1. **Plan** — decode `_metadata`, find its closure, place every file ([`Layout`]), rewrite
 //!    every path in memory and encode the new `_metadata`. Anything wrong (a missing or
-//!    truncated source file, a path over Java's 65 535-byte limit, an existing complete snapshot
-//!    at the destination) fails here, before anything is written.
+//!    truncated source file, a path over Java's 65 535-byte limit, a destination inside the
+//!    snapshot directory or containing it, a different complete snapshot at the destination)
+//!    fails here, before anything is written. A destination whose `_metadata` is exactly the
+//!    one this run would write, with every referenced file present, is reported complete
+//!    (`already_complete`) and left alone.
 //! 2. **Copy** every file with the transfer engine (parallel, CRC32C-verified, resumable; files
 //!    already identical at the destination are skipped).
 //! 3. **Write `_metadata` last**, atomically: it is Flink's completion marker.
@@ -121,6 +124,9 @@ pub struct MigrateReport {
     pub copy: Option<CopyReport>,
     /// Whether `_metadata` was written and verified: the destination is complete.
     pub complete: bool,
+    /// The destination already held exactly what this migration writes, complete and
+    /// verified (a re-run after a stopped run): nothing was copied or written.
+    pub already_complete: bool,
     /// Files verified at the destination after `_metadata` was written.
     pub verified_files: usize,
     /// What went wrong, if the migration is not complete.
@@ -170,19 +176,13 @@ pub async fn migrate_announcing_plan(
     on_plan: impl FnOnce(&MigratePlan),
 ) -> Result<MigrateReport> {
     let snapshot = snapshot::open(source.storage.as_ref(), &source.location).await?;
+    refuse_overlap(&source, &snapshot.dir, &destination)?;
     let dst_metadata = destination.location.join(METADATA_FILE);
     let existing = match destination.storage.stat(&dst_metadata).await {
         Ok(_) => true,
         Err(err) if err.kind() == ErrorKind::NotFound => false,
         Err(err) => return Err(err),
     };
-    if existing && !options.force {
-        return Err(Error::new(
-            ErrorKind::AlreadyExists,
-            "a complete snapshot is already at the destination (pass --force to replace it)",
-        )
-        .with_context("path", &dst_metadata));
-    }
     let planned = plan(
         registry,
         &source,
@@ -192,15 +192,30 @@ pub async fn migrate_announcing_plan(
         &options,
     )
     .await?;
+    // The destination already holds what this run would write (an earlier run was stopped
+    // after writing `_metadata`, during its read-back): check it, and report it complete.
+    let already = if existing && !options.force {
+        let verified = already_complete(registry, &destination, &planned, &snapshot).await?;
+        Some(verified)
+    } else {
+        None
+    };
     on_plan(&planned.plan);
     let mut report = MigrateReport {
         plan: planned.plan,
         dry_run: options.copy.dry_run,
         copy: None,
         complete: false,
+        already_complete: false,
         verified_files: 0,
         problems: Vec::new(),
     };
+    if let Some(verified_files) = already {
+        report.complete = !report.dry_run;
+        report.already_complete = true;
+        report.verified_files = verified_files;
+        return Ok(report);
+    }
     if options.copy.dry_run {
         return Ok(report);
     }
@@ -283,6 +298,75 @@ pub async fn migrate_announcing_plan(
         }
     }
     Ok(report)
+}
+
+/// Refuses a destination that is the snapshot directory, lies inside it, or contains it:
+/// the copy would write into the snapshot being read (or `_metadata` over the source's).
+fn refuse_overlap(source: &Endpoint, dir: &Location, destination: &Endpoint) -> Result<()> {
+    use crate::transfer::overlap::{overlap, Overlap};
+    let snapshot = Endpoint {
+        storage: source.storage.clone(),
+        location: dir.clone(),
+    };
+    let why = match overlap(&snapshot, destination) {
+        None => return Ok(()),
+        Some(Overlap::Same) => "source and destination are the same",
+        Some(Overlap::DestinationInside) => "destination is inside the source snapshot",
+        Some(Overlap::SourceInside) => "the source snapshot is inside the destination",
+    };
+    Err(Error::new(
+        ErrorKind::InvalidInput,
+        format!(
+            "{why}: cannot migrate {dir} to {}; choose a destination outside the snapshot \
+             directory (nothing was written)",
+            destination.location
+        ),
+    ))
+}
+
+/// For a destination that already has a `_metadata` (and no `--force`): the number of files
+/// verified when that `_metadata` is byte-identical to what this migration would write and
+/// every file it references is there with its recorded size (the same command, re-run after
+/// a run was stopped during its read-back); an `AlreadyExists` error otherwise.
+async fn already_complete(
+    registry: &Registry,
+    destination: &Endpoint,
+    planned: &Planned,
+    snapshot: &Snapshot,
+) -> Result<usize> {
+    let dst_metadata = destination.location.join(METADATA_FILE);
+    let existing = read_to_bytes(destination.storage.as_ref(), &dst_metadata, None).await?;
+    let different = || {
+        Error::new(
+            ErrorKind::AlreadyExists,
+            "a different complete snapshot is already at the destination (pass --force to \
+             replace it)",
+        )
+        .with_context("path", &dst_metadata)
+    };
+    if existing != planned.metadata {
+        return Err(different());
+    }
+    let (files, problems) = check_written(
+        registry,
+        destination,
+        &planned.metadata,
+        &planned.layout,
+        snapshot.metadata.layout,
+    )
+    .await?;
+    if let Some(first) = problems.first() {
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            format!(
+                "the destination's _metadata is this migration's, but {} of its checks fail \
+                 (first: {first}); pass --force to copy again",
+                problems.len()
+            ),
+        )
+        .with_context("path", &dst_metadata));
+    }
+    Ok(files)
 }
 
 fn merge(total: &mut CopyReport, part: CopyReport) {

@@ -322,9 +322,37 @@ async fn existing_complete_destination_needs_force() {
             Arc::new(NoopObserver),
         )
     };
-    assert!(run(false).await.unwrap().complete);
+    let first = run(false).await.unwrap();
+    assert!(first.complete && !first.already_complete);
+    // The same command again (e.g. after a kill during the read-back): the destination holds
+    // exactly what it would write, complete: reported so, nothing copied.
+    let rerun = run(false).await.unwrap();
+    assert!(rerun.complete && rerun.already_complete, "{rerun:?}");
+    assert!(rerun.copy.is_none());
+    assert_eq!(rerun.verified_files, first.verified_files);
+    // A referenced file gone: not complete, and not silently re-copied without --force.
+    let shared = loc("mem://dst/new/job1/shared/a.sst");
+    let kept = read_to_bytes(w.dst.as_ref(), &shared, None).await.unwrap();
+    w.dst.delete(&shared).await.unwrap();
     let err = run(false).await.unwrap_err();
     assert_eq!(err.kind(), crate::ErrorKind::AlreadyExists);
+    assert!(err.to_string().contains("a.sst"), "{err}");
+    crate::storage::put_atomic(w.dst.as_ref(), &shared, kept)
+        .await
+        .unwrap();
+    // A different _metadata at the destination needs --force.
+    let metadata = loc("mem://dst/new/job1/chk-3/_metadata");
+    let mut other = read_to_bytes(w.dst.as_ref(), &metadata, None)
+        .await
+        .unwrap()
+        .to_vec();
+    other.push(0);
+    crate::storage::put_atomic(w.dst.as_ref(), &metadata, other.into())
+        .await
+        .unwrap();
+    let err = run(false).await.unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::AlreadyExists);
+    assert!(err.to_string().contains("--force"), "{err}");
     let again = run(true).await.unwrap();
     assert!(again.complete);
     assert_eq!(
@@ -332,6 +360,53 @@ async fn existing_complete_destination_needs_force() {
         6,
         "identical files are not copied again"
     );
+}
+
+/// `migrate` into the snapshot itself (or a destination containing it) once wrote files into
+/// the source before failing: refused before anything is written.
+#[tokio::test]
+async fn destination_inside_or_around_the_snapshot_is_refused_up_front() {
+    let w = world().await;
+    install(&w).await;
+    let before: Vec<Location> = futures::TryStreamExt::try_collect(w.src.list(&loc("mem://src/")))
+        .await
+        .map(|entries: Vec<crate::storage::Entry>| {
+            entries.into_iter().map(|e| e.location).collect()
+        })
+        .unwrap();
+    for (dst, why) in [
+        (
+            "mem://src/cp/job1/chk-3/copy",
+            "destination is inside the source snapshot",
+        ),
+        (
+            "mem://src/cp/job1/chk-3",
+            "source and destination are the same",
+        ),
+        (
+            "mem://src/cp/job1",
+            "the source snapshot is inside the destination",
+        ),
+    ] {
+        let err = migrate(
+            &w.registry,
+            endpoint(&w.src, "mem://src/cp/job1/chk-3"),
+            &BackendOptions::new(),
+            endpoint(&w.src, dst),
+            MigrateOptions::default(),
+            Arc::new(NoopObserver),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains(why), "{dst}: {err}");
+    }
+    let after: Vec<Location> = futures::TryStreamExt::try_collect(w.src.list(&loc("mem://src/")))
+        .await
+        .map(|entries: Vec<crate::storage::Entry>| {
+            entries.into_iter().map(|e| e.location).collect()
+        })
+        .unwrap();
+    assert_eq!(before, after, "something was written");
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 //! `ferry verify`: the pre-flight check before `flink run -s`. Decodes `_metadata`, checks that
 //! every referenced file is present with the size the metadata records (`deep`: and readable to
 //! the last byte, matching the store's checksum where it reports one), and warns about
-//! references outside the snapshot directory.
+//! references outside the snapshot directory. Files are checked 32 at a time; an error saying a
+//! store cannot be used at all (unreachable, credentials refused) ends the check at once with
+//! that one error, rather than being reported per file.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -107,7 +109,10 @@ pub async fn check(
     report.external_bytes = outside.bytes;
     report.self_contained = outside.is_empty();
     report.external_roots = outside.roots;
-    let checks = futures::stream::iter(references.iter())
+    // At most CHECKS_IN_FLIGHT files at once; the first error that says a store cannot be
+    // used at all (unreachable, credentials refused) ends the check, reported once, instead of
+    // being paid for and printed once per file.
+    let mut checks = futures::stream::iter(references.iter())
         .map(|reference| {
             let storage = storage.clone();
             async move {
@@ -116,19 +121,20 @@ pub async fn check(
                 } else {
                     match registry.open(&reference.location, options).await {
                         Ok(store) => store,
-                        Err(err) => return (Some(problem(reference, err.to_string())), false),
+                        Err(err) if err.is_store_unreachable() => return Err(err),
+                        Err(err) => return Ok((Some(problem(reference, err.to_string())), false)),
                     }
                 };
                 check_file(store.as_ref(), reference, deep).await
             }
         })
-        .buffer_unordered(32)
-        .collect::<Vec<_>>()
-        .await;
-    for (problem, deep_checked) in checks {
+        .buffer_unordered(CHECKS_IN_FLIGHT);
+    while let Some(checked) = checks.next().await {
+        let (problem, deep_checked) = checked?;
         report.deep_checked += usize::from(deep_checked);
         report.problems.extend(problem);
     }
+    drop(checks);
     report.problems.sort_by(|a, b| a.path.cmp(&b.path));
     if let Some((old, new)) = closure::moved_base(&snapshot.dir, &references) {
         let missing_there = report
@@ -157,19 +163,34 @@ fn problem(reference: &Reference, text: String) -> Problem {
     }
 }
 
-/// Checks one file; returns the problem, if any, and whether it was read to the end.
+/// Files checked at once.
+const CHECKS_IN_FLIGHT: usize = 32;
+
+/// Checks one file; returns the problem, if any, and whether it was read to the end. `Err`
+/// only for an error about the store as a whole ([`crate::Error::is_store_unreachable`]).
 async fn check_file(
     storage: &dyn Storage,
     reference: &Reference,
     deep: bool,
-) -> (Option<Problem>, bool) {
+) -> Result<(Option<Problem>, bool)> {
     let entry = match storage.stat(&reference.location).await {
         Ok(entry) => entry,
+        Err(err) if err.is_store_unreachable() => return Err(err),
         Err(err) if err.kind() == ErrorKind::NotFound => {
-            return (Some(problem(reference, "missing".into())), false)
+            return Ok((Some(problem(reference, "missing".into())), false))
         }
-        Err(err) => return (Some(problem(reference, err.to_string())), false),
+        Err(err) => return Ok((Some(problem(reference, err.to_string())), false)),
     };
+    Ok(check_entry(storage, reference, entry, deep).await)
+}
+
+/// [`check_file`] once the file's entry is known.
+async fn check_entry(
+    storage: &dyn Storage,
+    reference: &Reference,
+    entry: crate::storage::Entry,
+    deep: bool,
+) -> (Option<Problem>, bool) {
     match reference.size {
         Some(size) if reference.exact_size && entry.size != size => {
             let text = format!("has {} bytes, the metadata records {size}", entry.size);

@@ -73,10 +73,36 @@ impl Context {
         if staging != file.target {
             self.opts
                 .retry
-                .run("rename", || self.dst.storage.rename(&staging, &file.target))
+                .run("rename", || self.commit_rename(file, &staging))
                 .await?;
         }
         Ok(crc)
+    }
+
+    /// Renames the verified temp file to its final name. A rename that fails because its
+    /// source is gone while the target is there with the file's size was done already: the
+    /// store performed an earlier attempt whose reply was lost (HDFS over a cut connection),
+    /// and the retry must not turn a finished file into a failure.
+    async fn commit_rename(&self, file: &SourceFile, staging: &Location) -> Result<()> {
+        let storage = self.dst.storage.as_ref();
+        match storage.rename(staging, &file.target).await {
+            Err(err) if err.kind() == ErrorKind::NotFound => {
+                let staging_gone = matches!(
+                    storage.stat(staging).await,
+                    Err(e) if e.kind() == ErrorKind::NotFound
+                );
+                let target_done = storage
+                    .stat(&file.target)
+                    .await
+                    .is_ok_and(|entry| !entry.is_dir() && entry.size == file.entry.size);
+                if staging_gone && target_done {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            }
+            other => other,
+        }
     }
 
     /// Where a file is written before it is verified: the final name on stores whose writes

@@ -27,6 +27,7 @@ pub mod buffers;
 mod copy_file;
 pub mod filter;
 pub mod journal;
+pub mod overlap;
 mod plan;
 pub mod ratelimit;
 pub mod report;
@@ -104,7 +105,7 @@ pub struct CopyOptions {
     pub dry_run: bool,
     /// Include/exclude filters.
     pub filter: Filter,
-    /// Bytes per second across the whole run.
+    /// Bytes per second across the whole run; `None` or `Some(0)` is unlimited (as in rclone).
     pub bwlimit: Option<u64>,
     /// Retries of temporary errors.
     pub retry: RetryPolicy,
@@ -180,11 +181,12 @@ pub(crate) struct Context {
 ///
 /// Returns the report even when files failed (`files_failed > 0`); returns `Err` only when the
 /// copy could not start (missing source, a source that is not a regular file or directory,
-/// destination of the wrong kind, unreadable journal) or the listing failed. A listing that
-/// fails after files were written lets the files in flight finish, then says how many were
-/// written ("N files were written to DST before the listing failed: …"). Special entries of a
-/// tree (FIFOs, sockets, devices, directory symlink loops) are skipped, never opened, and
-/// listed in [`CopyReport::skipped`].
+/// destination of the wrong kind, a destination that is the source or lies inside a source
+/// tree ([`overlap`]), unreadable journal) or the listing failed. A listing that fails after
+/// files were written lets the files in flight finish, then says how many were written ("N
+/// files were written to DST before the listing failed: …"). Special entries of a tree
+/// (FIFOs, sockets, devices, directory symlink loops) are skipped, never opened, and listed in
+/// [`CopyReport::skipped`].
 pub async fn copy(
     source: Endpoint,
     destination: Endpoint,
@@ -197,6 +199,10 @@ pub async fn copy(
         Err(err) if err.kind() == ErrorKind::NotFound => None,
         Err(err) => return Err(err),
     };
+    // A tree copied onto or into itself: refused before anything is written.
+    if source_entry.as_ref().is_none_or(Entry::is_dir) {
+        overlap::refuse_self_copy(&source, &destination)?;
+    }
     check_destination(&destination, &options).await?;
     let job_key = format!("{}\n{}", source.location, destination.location);
     let mut context = Context::new(source, destination, options, observer, &job_key)?;
@@ -326,7 +332,8 @@ impl Context {
                 opts.part_size as usize,
                 (opts.memory_budget / opts.part_size) as usize,
             ),
-            limiter: opts.bwlimit.map(RateLimiter::new),
+            // 0 means unlimited: a zero rate would pace every byte forever.
+            limiter: opts.bwlimit.filter(|&rate| rate > 0).map(RateLimiter::new),
             temp_tag: format!("{:016x}", journal::fnv1a64(job_key)),
             dst_fresh: false,
             journal,
@@ -458,6 +465,13 @@ async fn single_file(context: &Context, entry: Entry) -> Result<FileStream> {
     } else {
         context.dst.location.clone()
     };
+    let target_endpoint = Endpoint {
+        storage: context.dst.storage.clone(),
+        location: target.clone(),
+    };
+    if overlap::overlap(&context.src, &target_endpoint) == Some(overlap::Overlap::Same) {
+        return Err(overlap::same(&context.src, &target_endpoint));
+    }
     let file = SourceFile {
         rel: name,
         entry,

@@ -14,7 +14,8 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// A limiter at `bytes_per_second` (must be > 0).
+    /// A limiter at `bytes_per_second` (must be > 0: the engine treats a limit of 0 as no
+    /// limit and never builds a limiter for it).
     pub fn new(bytes_per_second: u64) -> RateLimiter {
         RateLimiter {
             bytes_per_second: bytes_per_second.max(1) as f64,

@@ -777,3 +777,55 @@ fn a_late_listing_failure_says_how_many_files_were_written() {
         .to_string()
         .contains("1 file was written"));
 }
+
+/// `--bwlimit 0` once paced at 1 B/s (a hang after the first file); 0 means unlimited.
+#[tokio::test]
+async fn bwlimit_zero_means_unlimited() {
+    let src = MemoryStorage::new("a");
+    let dst = MemoryStorage::new("b");
+    let files = source_tree(&src);
+    let copy = run(
+        endpoint(&src, "mem://src/tree"),
+        endpoint(&dst, "mem://dst/out"),
+        CopyOptions {
+            bwlimit: Some(0),
+            ..small_parts()
+        },
+    );
+    let report = tokio::time::timeout(std::time::Duration::from_secs(10), copy)
+        .await
+        .expect("a copy with --bwlimit 0 must not be paced");
+    assert_eq!(report.files_copied, files.len() as u64, "{report:?}");
+}
+
+/// A rename the store performed but whose reply was lost (HDFS over a cut connection) is
+/// retried; the retry finds the temp name gone and the file in place: done, not a failure.
+#[tokio::test]
+async fn a_rename_whose_reply_was_lost_is_not_a_failure() {
+    let src = MemoryStorage::new("a");
+    let files = source_tree(&src);
+    let renaming = MemoryStorage::new("b").with_capabilities(Capabilities {
+        atomic_writes: false,
+        atomic_rename: true,
+        ..Capabilities::default()
+    });
+    let dst = Endpoint {
+        storage: Arc::new(FaultyStorage::new(
+            Arc::new(renaming.clone()),
+            vec![Fault::LoseReply {
+                op: "rename".into(),
+                nth: 2,
+            }],
+        )),
+        location: loc("mem://dst/out"),
+    };
+    let report = run(endpoint(&src, "mem://src/tree"), dst, small_parts()).await;
+    assert_eq!(report.files_failed, 0, "{report:?}");
+    assert_eq!(report.files_copied, files.len() as u64);
+    for (rel, bytes) in files {
+        assert_eq!(
+            renaming.get(&loc(&format!("mem://dst/out/{rel}"))).unwrap(),
+            bytes
+        );
+    }
+}
