@@ -539,7 +539,7 @@ impl Context {
                 SpecialKind::DirectoryLoop => report::SkipReason::DirectoryLoop,
                 _ => report::SkipReason::NotRegularFile,
             };
-            tracing::warn!(file = %file.rel, reason = kind.reason(), "skipped");
+            tracing::debug!(file = %file.rel, reason = kind.reason(), "skipped");
             outcome.size = 0;
             outcome.action = report::Action::Skip(reason);
             outcome.note = Some(kind.reason().to_string());
