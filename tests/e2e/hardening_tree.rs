@@ -130,6 +130,7 @@ fn special_files_in_a_tree_are_skipped_with_a_warning_and_reported() {
     let report = json_report(&out.get_output().stdout);
     assert_eq!(report["files_copied"], 2, "{report}");
     assert_eq!(report["files_skipped"], 3, "{report}");
+    assert_eq!(report["files_special"], 3, "{report}");
     assert_eq!(report["files_failed"], 0, "{report}");
     let skipped: std::collections::BTreeMap<String, String> = report["skipped"]
         .as_array()
@@ -321,4 +322,31 @@ fn a_listing_that_fails_late_says_what_it_left() {
     for (name, content) in &files {
         assert_eq!(&left[name], content, "{name}");
     }
+}
+
+#[test]
+fn migrate_skips_a_fifo_in_the_snapshot_directory_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (snapshot, _) = place_fixture("2.3.0", "rocksdb-savepoint", &dir.path().join("old"));
+    mkfifo(&snapshot.join("pipe"));
+    let dst = dir.path().join("moved/sp");
+    let out = ferry(&dir.path().join("state"))
+        .arg("migrate")
+        .arg(&snapshot)
+        .arg(&dst)
+        .timeout(NO_HANG)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(
+        stdout.contains(", 0 already there, 1 not regular files skipped,"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("ferry: warning: skipped pipe: not a regular file (a FIFO)"),
+        "{stderr}"
+    );
+    assert!(dst.join("_metadata").is_file());
+    assert!(!dst.join("pipe").exists());
 }

@@ -121,11 +121,17 @@ fn summary(report: &CopyReport) -> String {
     if report.dry_run {
         text = format!(
             "dry run: {} files, {} to copy; {} files already there; nothing written",
-            report.files_total,
+            report.files_total - report.files_special,
             human_bytes(report.bytes_total - report.bytes_skipped),
-            report.files_skipped
+            report.files_skipped - report.files_special
         );
-    } else if report.bytes_copied > 0 {
+    } else if report.files_special > 0 {
+        text.push_str(&format!(
+            " ({} not regular files or loops)",
+            report.files_special
+        ));
+    }
+    if !report.dry_run && report.bytes_copied > 0 {
         text.push_str(&format!(
             ", {}/s",
             human_bytes(report.throughput_bytes_per_second as u64)

@@ -186,12 +186,16 @@ fn print_outcome(out: &mut impl Write, report: &MigrateReport) -> std::io::Resul
         return Ok(());
     }
     if let Some(copy) = &report.copy {
+        let special = match copy.files_special {
+            0 => String::new(),
+            n => format!(", {n} not regular files skipped"),
+        };
         writeln!(
             out,
-            "copied      {} files ({}), {} already there, {} failed, in {:.1}s",
+            "copied      {} files ({}), {} already there{special}, {} failed, in {:.1}s",
             copy.files_copied,
             human_bytes(copy.bytes_copied),
-            copy.files_skipped,
+            copy.files_skipped - copy.files_special,
             copy.files_failed,
             copy.duration_seconds
         )?;

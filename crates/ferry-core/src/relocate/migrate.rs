@@ -373,6 +373,7 @@ fn merge(total: &mut CopyReport, part: CopyReport) {
     total.files_total += part.files_total;
     total.files_copied += part.files_copied;
     total.files_skipped += part.files_skipped;
+    total.files_special += part.files_special;
     total.files_failed += part.files_failed;
     total.bytes_total += part.bytes_total;
     total.bytes_copied += part.bytes_copied;
@@ -381,6 +382,7 @@ fn merge(total: &mut CopyReport, part: CopyReport) {
     total.duration_seconds += part.duration_seconds;
     total.peak_buffered_bytes = total.peak_buffered_bytes.max(part.peak_buffered_bytes);
     total.failures.extend(part.failures);
+    total.skipped.extend(part.skipped);
     total.journal = total.journal.take().or(part.journal);
     total.throughput_bytes_per_second = if total.duration_seconds > 0.0 {
         total.bytes_copied as f64 / total.duration_seconds

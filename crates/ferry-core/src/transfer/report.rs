@@ -136,8 +136,11 @@ pub struct CopyReport {
     pub files_total: u64,
     /// Files copied.
     pub files_copied: u64,
-    /// Files skipped (resume or `--update`).
+    /// Files skipped (resume, `--update`, or not copyable: see `files_special`).
     pub files_skipped: u64,
+    /// Of `files_skipped`, the entries that cannot be copied (special files, directory
+    /// symlink loops), listed in `skipped`.
+    pub files_special: u64,
     /// Files that failed.
     pub files_failed: u64,
     /// Bytes found (after filters).
@@ -182,11 +185,12 @@ impl CopyReport {
             (None, Action::Skip(reason)) => {
                 self.files_skipped += 1;
                 self.bytes_skipped += outcome.size;
-                if let (Some(why), true) = (&outcome.note, self.skipped.len() < 1000) {
-                    if matches!(
-                        reason,
-                        SkipReason::NotRegularFile | SkipReason::DirectoryLoop
-                    ) {
+                if matches!(
+                    reason,
+                    SkipReason::NotRegularFile | SkipReason::DirectoryLoop
+                ) {
+                    self.files_special += 1;
+                    if let (Some(why), true) = (&outcome.note, self.skipped.len() < 1000) {
                         self.skipped.push(Passed {
                             path: outcome.rel.clone(),
                             reason: why.clone(),
