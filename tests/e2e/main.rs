@@ -19,4 +19,5 @@ mod kill_trials;
 mod migrate;
 mod secrets;
 mod snapshot_traps;
+mod timeouts;
 mod unattended_logs;
