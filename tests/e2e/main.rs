@@ -20,3 +20,4 @@ mod migrate;
 mod snapshot_traps;
 mod typos;
 mod unattended_logs;
+mod unattended_rerun;

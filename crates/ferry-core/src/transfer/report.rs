@@ -32,6 +32,10 @@ pub enum SkipReason {
     AlreadyCopied,
     /// `--update`: the destination already matches.
     UpToDate,
+    /// No record of an earlier run (another host, a fresh state directory), but the
+    /// destination already holds the same bytes: same size and CRC32C (or the same store
+    /// checksum on both sides).
+    AlreadyThere,
 }
 
 impl Action {
@@ -44,6 +48,7 @@ impl Action {
             Action::Single => "copy",
             Action::Skip(SkipReason::AlreadyCopied) => "skip (already copied)",
             Action::Skip(SkipReason::UpToDate) => "skip (up to date)",
+            Action::Skip(SkipReason::AlreadyThere) => "skip (already there)",
         }
     }
 }
@@ -120,6 +125,9 @@ pub struct CopyReport {
     pub files_copied: u64,
     /// Files skipped (resume or `--update`).
     pub files_skipped: u64,
+    /// Of the skipped files, those found already at the destination with the same bytes
+    /// without any record of an earlier run (a re-run from another host or state directory).
+    pub files_already_there: u64,
     /// Files that failed.
     pub files_failed: u64,
     /// Bytes found (after filters).
@@ -158,9 +166,12 @@ impl CopyReport {
                     });
                 }
             }
-            (None, Action::Skip(_)) => {
+            (None, Action::Skip(reason)) => {
                 self.files_skipped += 1;
                 self.bytes_skipped += outcome.size;
+                if reason == SkipReason::AlreadyThere {
+                    self.files_already_there += 1;
+                }
             }
             (None, action) => {
                 self.files_copied += 1;
