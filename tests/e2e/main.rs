@@ -24,3 +24,4 @@ mod snapshot_traps;
 mod timeouts;
 mod typos;
 mod unattended_logs;
+mod unattended_rerun;
