@@ -139,7 +139,7 @@ fn retained_incremental_rocksdb_checkpoint_restores_after_migration() {
         .arg(&checkpoint)
         .assert()
         .success()
-        .stdout(predicate::str::contains("outside the snapshot directory"));
+        .stdout(predicate::str::contains("outside its directory"));
     let job = checkpoint.parent().unwrap().file_name().unwrap();
     let dst = dir
         .path()
