@@ -23,6 +23,7 @@ pub mod registry;
 pub mod relocate;
 pub mod storage;
 pub mod transfer;
+pub mod watchdog;
 
 pub use checksum::{Checksum, ChecksumKind};
 pub use error::{Error, ErrorKind, Result, Retry};

@@ -253,7 +253,11 @@ fn settings(options: &BackendOptions) -> Result<HdfsSettings> {
         })
         .transpose()?
         .unwrap_or(DEFAULT_LARGE_WRITES);
+    let read_timeout = options
+        .timeout("read_timeout", Some(storage::DEFAULT_READ_TIMEOUT))
+        .map_err(|message| Error::new(ErrorKind::InvalidInput, format!("HDFS option {message}")))?;
     Ok(HdfsSettings {
+        read_timeout,
         block_size,
         replication,
         user: options.get("user").map(str::to_string),

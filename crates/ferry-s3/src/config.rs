@@ -12,7 +12,7 @@ use std::time::Duration;
 use ferry_core::registry::parse_flag;
 use ferry_core::{BackendOptions, Error, ErrorKind, OptionKey, Result};
 
-use crate::flink_conf;
+use crate::flink_conf::{self, FlinkS3Key};
 
 /// Default size above which a server-side copy uses parallel `UploadPartCopy` requests. One
 /// `CopyObject` is one request and, on stores that share data between copies, nearly free;
@@ -170,15 +170,15 @@ impl S3Settings {
         };
         if let Some(dir) = options.get("flink_conf_dir") {
             let flink = flink_conf::read(std::path::Path::new(dir))?;
-            let get = |keys: &[&str]| keys.iter().find_map(|k| flink.get(*k).cloned());
-            settings.endpoint = get(&["s3.endpoint", "fs.s3a.endpoint"]);
-            settings.region = get(&["s3.region", "s3.endpoint.region", "fs.s3a.endpoint.region"]);
-            if let Some(v) = get(&["s3.path.style.access", "fs.s3a.path.style.access"]) {
-                settings.path_style = Some(parse_bool("s3.path.style.access", &v)?);
+            let get = |setting| flink_conf::s3_value(&flink, setting).map(|(_, v)| v.to_string());
+            settings.endpoint = get(FlinkS3Key::Endpoint);
+            settings.region = get(FlinkS3Key::Region);
+            if let Some((key, v)) = flink_conf::s3_value(&flink, FlinkS3Key::PathStyle) {
+                settings.path_style = Some(parse_bool(key, v)?);
             }
-            settings.access_key_id = get(&["s3.access-key", "s3.access.key", "fs.s3a.access.key"]);
-            settings.secret_access_key =
-                get(&["s3.secret-key", "s3.secret.key", "fs.s3a.secret.key"]).map(Secret);
+            settings.access_key_id = get(FlinkS3Key::AccessKey);
+            settings.secret_access_key = get(FlinkS3Key::SecretKey).map(Secret);
+            settings.session_token = get(FlinkS3Key::SessionToken).map(Secret);
         }
         let opt = |key: &str| options.get(key).map(str::to_string);
         if let Some(v) = opt("endpoint") {
@@ -342,6 +342,28 @@ mod tests {
         assert!(s.path_style(), "IP endpoints default to path style");
         let debug = format!("{s:?}");
         assert!(!debug.contains("SK"), "{debug}");
+    }
+
+    #[test]
+    fn presto_and_hadoop_spellings_in_flink_conf_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("flink-conf.yaml"),
+            "presto.s3.endpoint: http://127.0.0.1:9000\npresto.s3.path-style-access: false\n\
+             hive.s3.aws-access-key: AK\nfs.s3a.secret.key: SK\nfs.s3a.session.token: ST\n\
+             fs.s3a.endpoint.region: r3\n",
+        )
+        .unwrap();
+        let options =
+            BackendOptions::new().with("flink_conf_dir", dir.path().display().to_string());
+        let s = S3Settings::from_options(&options).unwrap();
+        assert_eq!(s.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        // Explicitly off, although IP endpoints default to path style.
+        assert!(!s.path_style());
+        assert_eq!(s.access_key_id.as_deref(), Some("AK"));
+        assert_eq!(s.secret_access_key, Some(Secret("SK".into())));
+        assert_eq!(s.session_token, Some(Secret("ST".into())));
+        assert_eq!(s.region.as_deref(), Some("r3"));
     }
 
     #[test]

@@ -99,7 +99,7 @@ fn copy_options(args: &CpArgs) -> anyhow::Result<CopyOptions> {
         filter: Filter::new(&args.include, &args.exclude)?,
         preserve_mtime: args.preserve_mtime,
         destination_is_dir: args.dst.ends_with('/'),
-        ..super::transfer_options(&args.transfer)?
+        ..super::transfer_options(&args.transfer, args.dry_run)?
     })
 }
 
@@ -110,11 +110,12 @@ fn summary(report: &CopyReport) -> String {
         "copied"
     };
     let mut text = format!(
-        "{verb} {} files ({}), skipped {} ({}), failed {} in {:.1}s",
+        "{verb} {} files ({}), skipped {} ({}; {} already there), failed {} in {:.1}s",
         report.files_copied,
         human_bytes(report.bytes_copied),
         report.files_skipped,
         human_bytes(report.bytes_skipped),
+        report.files_already_there,
         report.files_failed,
         report.duration_seconds,
     );

@@ -38,7 +38,7 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
     let options = MigrateOptions {
         copy: ferry_core::transfer::CopyOptions {
             dry_run: args.dry_run,
-            ..super::transfer_options(&args.transfer)?
+            ..super::transfer_options(&args.transfer, args.dry_run)?
         },
         external_root: args
             .external_root

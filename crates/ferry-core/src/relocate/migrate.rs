@@ -612,25 +612,22 @@ async fn stat_references(
         };
         stores.insert(key, store);
     }
-    let results: Vec<(Arc<dyn Storage>, Result<Entry>, &Reference)> =
-        futures::stream::iter(references)
-            .map(|reference| {
-                let store = stores[&(
-                    reference.location.scheme().to_string(),
-                    reference.location.authority().map(str::to_string),
-                )]
-                    .clone();
-                async move {
-                    let entry = store.stat(&reference.location).await;
-                    (store, entry, reference)
-                }
-            })
-            .buffered(32)
-            .collect()
-            .await;
-    let mut entries = Vec::with_capacity(results.len());
+    let mut results = futures::stream::iter(references)
+        .map(|reference| {
+            let store = stores[&(
+                reference.location.scheme().to_string(),
+                reference.location.authority().map(str::to_string),
+            )]
+                .clone();
+            async move {
+                let entry = store.stat(&reference.location).await;
+                (store, entry, reference)
+            }
+        })
+        .buffered(32);
+    let mut entries = Vec::with_capacity(references.len());
     let mut problems = Vec::new();
-    for (store, entry, reference) in results {
+    while let Some((store, entry, reference)) = results.next().await {
         match entry {
             Ok(entry) => {
                 if let Some(size) = reference.size {
@@ -648,10 +645,14 @@ async fn stat_references(
                 }
                 entries.push((store, entry));
             }
-            Err(err) if err.kind() == ErrorKind::NotFound => problems.push(format!(
-                "{} is missing ({})",
-                reference.location, reference.breadcrumb
-            )),
+            Err(err) if err.kind() == ErrorKind::NotFound && !err.is_store_unreachable() => {
+                problems.push(format!(
+                    "{} is missing ({})",
+                    reference.location, reference.breadcrumb
+                ))
+            }
+            // The first other error ends the plan (a store that cannot be reached fails the
+            // migration once, not once per file).
             Err(err) => return Err(err),
         }
     }

@@ -434,15 +434,23 @@ fn open_journal(
     };
     let path = dir.join(format!("{:016x}.jsonl", journal::fnv1a64(job_key)));
     let journal = if options.dry_run {
-        Journal::read_only(&path)?
+        Journal::read_only(&path)
     } else {
         Journal::open(
             &path,
             &source.location.to_string(),
             &destination.location.to_string(),
-        )?
+        )
     };
-    Ok(Some(journal))
+    // A journal that cannot be kept costs resumability, not the copy: a re-run still skips
+    // files already at the destination with the same bytes (`plan`).
+    match journal {
+        Ok(journal) => Ok(Some(journal)),
+        Err(err) => {
+            tracing::warn!("no resume journal: {err}");
+            Ok(None)
+        }
+    }
 }
 
 /// The one-file case: `ferry cp a.bin dst` writes `dst`, or `dst/a.bin` when `dst` is a

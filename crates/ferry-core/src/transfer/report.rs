@@ -36,6 +36,10 @@ pub enum SkipReason {
     NotRegularFile,
     /// A directory symlink leading back to a directory above it.
     DirectoryLoop,
+    /// No record of an earlier run (another host, a fresh state directory), but the
+    /// destination already holds the same bytes: same size and CRC32C (or the same store
+    /// checksum on both sides).
+    AlreadyThere,
 }
 
 impl Action {
@@ -50,6 +54,7 @@ impl Action {
             Action::Skip(SkipReason::UpToDate) => "skip (up to date)",
             Action::Skip(SkipReason::NotRegularFile) => "skip (not a regular file)",
             Action::Skip(SkipReason::DirectoryLoop) => "skip (directory symlink loop)",
+            Action::Skip(SkipReason::AlreadyThere) => "skip (already there)",
         }
     }
 }
@@ -141,6 +146,9 @@ pub struct CopyReport {
     /// Of `files_skipped`, the entries that cannot be copied (special files, directory
     /// symlink loops), listed in `skipped`.
     pub files_special: u64,
+    /// Of the skipped files, those found already at the destination with the same bytes
+    /// without any record of an earlier run (a re-run from another host or state directory).
+    pub files_already_there: u64,
     /// Files that failed.
     pub files_failed: u64,
     /// Bytes found (after filters).
@@ -196,6 +204,9 @@ impl CopyReport {
                             reason: why.clone(),
                         });
                     }
+                }
+                if reason == SkipReason::AlreadyThere {
+                    self.files_already_there += 1;
                 }
             }
             (None, action) => {
