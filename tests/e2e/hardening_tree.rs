@@ -155,6 +155,19 @@ fn special_files_in_a_tree_are_skipped_with_a_warning_and_reported() {
         stderr.contains("ferry: warning: skipped pipe: not a regular file (a FIFO)"),
         "{stderr}"
     );
+    // Without --json, the summary says what the skips were.
+    let again = ferry(&dir.path().join("state2"))
+        .arg("cp")
+        .arg(&src)
+        .arg(dir.path().join("dst2"))
+        .timeout(NO_HANG)
+        .assert()
+        .success();
+    let summary = String::from_utf8_lossy(&again.get_output().stderr);
+    assert!(
+        summary.contains("skipped 3 (0 B; 0 already there; 3 not regular files or loops)"),
+        "{summary}"
+    );
     let copied = read_tree(&dst);
     assert_eq!(copied.keys().collect::<Vec<_>>(), ["a.txt", "sub/b"]);
     assert_eq!(copied["sub/b"], bytes(2000, 10));

@@ -109,8 +109,12 @@ fn summary(report: &CopyReport) -> String {
     } else {
         "copied"
     };
+    let special = match report.files_special {
+        0 => String::new(),
+        n => format!("; {n} not regular files or loops"),
+    };
     let mut text = format!(
-        "{verb} {} files ({}), skipped {} ({}; {} already there), failed {} in {:.1}s",
+        "{verb} {} files ({}), skipped {} ({}; {} already there{special}), failed {} in {:.1}s",
         report.files_copied,
         human_bytes(report.bytes_copied),
         report.files_skipped,
@@ -126,13 +130,7 @@ fn summary(report: &CopyReport) -> String {
             human_bytes(report.bytes_total - report.bytes_skipped),
             report.files_skipped - report.files_special
         );
-    } else if report.files_special > 0 {
-        text.push_str(&format!(
-            " ({} not regular files or loops)",
-            report.files_special
-        ));
-    }
-    if !report.dry_run && report.bytes_copied > 0 {
+    } else if report.bytes_copied > 0 {
         text.push_str(&format!(
             ", {}/s",
             human_bytes(report.throughput_bytes_per_second as u64)
