@@ -114,7 +114,8 @@ impl Location {
                     return Err(Error::new(
                         ErrorKind::InvalidInput,
                         format!(
-                            "location {text:?} names the host {host:?}: file URIs name this                              machine only (write file:///path or file://localhost/path)"
+                            "location {text:?} names the host {host:?}: file URIs name this \
+                             machine only (write file:///path or file://localhost/path)"
                         ),
                     ))
                 }
