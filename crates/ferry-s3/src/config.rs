@@ -39,7 +39,10 @@ pub const KEYS: &[&str] = &[
     "copy_threshold",
     "copy_part_size",
     "copy_concurrency",
+    "connect_timeout",
+    "read_timeout",
     "response_timeout",
+    "copy_timeout",
     "flink_conf_dir",
 ];
 
@@ -80,15 +83,27 @@ pub struct S3Settings {
     pub copy_part_size: u64,
     /// `UploadPartCopy` requests in flight per object.
     pub copy_concurrency: usize,
-    /// How long one request may wait, from its start to the response's first byte, before it
-    /// fails (temporary, so it is retried); `None`: forever.
-    pub response_timeout: Option<Duration>,
+    /// How long connecting may take; `None`: forever.
+    pub connect_timeout: Option<Duration>,
+    /// How long a request may be silent — no answer, no next bytes of the answer's body, the
+    /// server taking none of an upload's body — before it fails (temporary, so it is
+    /// retried); the timer restarts on every progress. `None`: forever. (`response_timeout`
+    /// is an older name of it.)
+    pub read_timeout: Option<Duration>,
+    /// How long one server-side copy request (`CopyObject`, `UploadPartCopy`, which answer
+    /// only when the copy is done) may take; `None`: forever.
+    pub copy_timeout: Option<Duration>,
 }
 
-/// The default [`S3Settings::response_timeout`]: a server that took the request and went
-/// silent must not hang a copy forever, and a large part or a server-side copy of 1 GiB on a
-/// slow S3-compatible store must still have time.
-pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(300);
+/// The default [`S3Settings::connect_timeout`].
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default [`S3Settings::read_timeout`]: a server that took the request and went silent
+/// fails it within seconds (three attempts of metadata requests: under a minute), while a slow
+/// transfer that keeps flowing never times out.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(15);
+/// The default [`S3Settings::copy_timeout`]: a server-side copy of a 5 GiB object (or part)
+/// on a slow S3-compatible store must still have time.
+pub const DEFAULT_COPY_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl S3Settings {
     /// Reads the settings from backend options (and the Flink configuration they name).
@@ -155,8 +170,20 @@ impl S3Settings {
                 .filter(|n| *n > 0)
                 .ok_or_else(|| invalid("copy_concurrency must be a positive number"))?;
         }
-        settings.response_timeout = options
-            .timeout("response_timeout", Some(DEFAULT_RESPONSE_TIMEOUT))
+        settings.connect_timeout = options
+            .timeout("connect_timeout", Some(DEFAULT_CONNECT_TIMEOUT))
+            .map_err(|e| invalid(&e))?;
+        let key =
+            if options.get("read_timeout").is_none() && options.get("response_timeout").is_some() {
+                "response_timeout"
+            } else {
+                "read_timeout"
+            };
+        settings.read_timeout = options
+            .timeout(key, Some(DEFAULT_READ_TIMEOUT))
+            .map_err(|e| invalid(&e))?;
+        settings.copy_timeout = options
+            .timeout("copy_timeout", Some(DEFAULT_COPY_TIMEOUT))
             .map_err(|e| invalid(&e))?;
         settings.endpoint = settings.endpoint.map(|e| normalize_endpoint(&e));
         // Whatever the source (options, the Flink configuration), no output may show them.
