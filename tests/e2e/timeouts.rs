@@ -260,3 +260,55 @@ fn cp_to_a_silent_gcs_endpoint_fails_in_bounded_time() {
     // own timer (no "still waiting" warning).
     assert_gives_up(cmd, &address, Duration::from_secs(25), false);
 }
+
+#[test]
+fn gcs_download_through_a_slow_link_finishes() {
+    let (Some(endpoint), Some(bucket)) = (
+        ferry_conformance::server_env("FERRY_TEST_GCS_ENDPOINT"),
+        ferry_conformance::server_env("FERRY_TEST_GCS_BUCKET"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    write_tree(&src, &[("big.bin", bytes(2_500_000, 7))]);
+    let relay = slow_relay(endpoint.trim_start_matches("http://").to_string(), 600_000);
+    let uri = format!(
+        "gs://{bucket}/{}/big",
+        ferry_conformance::unique_prefix("slow")
+    );
+    let endpoint_option = format!("endpoint=http://{relay}");
+    let gcs = |state: &str| {
+        let mut cmd = ferry(&dir.path().join(state));
+        cmd.env_remove("FERRY_LOG")
+            .env("HOME", dir.path())
+            .timeout(Duration::from_secs(120));
+        cmd
+    };
+    // GCS's read timeout also covers sending a request (see docs/backends/gcs.md): the upload
+    // of 1 MiB parts at 600 KB/s gets 5 s.
+    gcs("state")
+        .args(["cp", "-q", "--part-size", "1M", "-o", "read_timeout=5"])
+        .args(["-o", &endpoint_option])
+        .arg(&src)
+        .arg(&uri)
+        .assert()
+        .success();
+    // The download: 1 MiB parts take ~1.7 s each to come down, longer than the 1 s idle
+    // timeout, but bytes keep coming.
+    let back = dir.path().join("back");
+    let started = Instant::now();
+    gcs("state2")
+        .args(["cp", "-q", "--part-size", "1M", "-o", "read_timeout=1"])
+        .args(["-o", &endpoint_option])
+        .arg(&uri)
+        .arg(&back)
+        .assert()
+        .success();
+    let took = started.elapsed();
+    assert_same_tree(&src, &back);
+    assert!(
+        took > Duration::from_secs(1),
+        "only {took:?}: the link was not slow"
+    );
+}
