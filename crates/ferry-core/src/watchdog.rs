@@ -30,6 +30,7 @@ pub const WARN_AFTER: Duration = Duration::from_secs(5);
 pub struct Activity {
     base: Instant,
     last_ms: AtomicU64,
+    extra_ms: AtomicU64,
 }
 
 impl Activity {
@@ -38,7 +39,20 @@ impl Activity {
         Arc::new(Activity {
             base: Instant::now(),
             last_ms: AtomicU64::new(0),
+            extra_ms: AtomicU64::new(0),
         })
+    }
+
+    /// Allows `extra` silence on top of the idle timeout from now on: for an upload whose last
+    /// bytes were handed to the connection but may still sit in the kernel's send buffer, which
+    /// drains at the link's pace without the client seeing it.
+    pub fn allow_extra(&self, extra: Duration) {
+        self.extra_ms
+            .store(extra.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn extra(&self) -> Duration {
+        Duration::from_millis(self.extra_ms.load(Ordering::Relaxed))
     }
 
     /// Records progress now: the idle timer restarts.
@@ -112,7 +126,8 @@ impl Wait {
         tokio::pin!(fut);
         loop {
             let idle = activity.idle();
-            if let Some(limit) = self.idle {
+            let limit = self.idle.map(|limit| limit + activity.extra());
+            if let Some(limit) = limit {
                 if idle >= limit {
                     return Err(self.stalled(idle));
                 }
@@ -126,7 +141,7 @@ impl Wait {
                     idle.as_secs()
                 );
             }
-            let next_check = match self.idle {
+            let next_check = match limit {
                 Some(limit) if warned => limit - idle,
                 Some(limit) => (limit - idle).min(warn_after.saturating_sub(idle)),
                 None if warned => Duration::from_secs(3600),
