@@ -93,7 +93,7 @@ fn ferry_options_lists_every_backend_key_with_meaning_and_default() {
             "copy_timeout",
             "block_size",
             "credential_path",
-            "[default: 300]",
+            "[default: 600]",
         ] {
             assert!(text.contains(needle), "{args:?} lacks {needle:?}:\n{text}");
         }
