@@ -670,6 +670,7 @@ async fn stat_references(
             .await;
     let mut entries = Vec::with_capacity(results.len());
     let mut problems = Vec::new();
+    let mut relative_missing = false;
     for (store, entry, reference) in results {
         match entry {
             Ok(entry) => {
@@ -688,19 +689,28 @@ async fn stat_references(
                 }
                 entries.push((store, entry));
             }
-            Err(err) if err.kind() == ErrorKind::NotFound => problems.push(format!(
-                "{} is missing ({})",
-                reference.location, reference.breadcrumb
-            )),
+            Err(err) if err.kind() == ErrorKind::NotFound => {
+                relative_missing |= reference.relative;
+                problems.push(format!(
+                    "{} is missing ({})",
+                    reference.location, reference.breadcrumb
+                ))
+            }
             Err(err) => return Err(err),
         }
     }
     if let Some(first) = problems.first() {
+        let hint = if relative_missing {
+            " (relative files missing from the snapshot directory: `ferry verify` looks for \
+             them; --search ROOT copies them from where they are)"
+        } else {
+            ""
+        };
         return Err(Error::new(
             ErrorKind::NotFound,
             format!(
                 "the source snapshot is incomplete: {} of {} referenced files are missing or \
-                 truncated; first: {first}",
+                 truncated; first: {first}{hint}",
                 problems.len(),
                 references.len()
             ),
