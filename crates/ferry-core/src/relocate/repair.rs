@@ -471,3 +471,127 @@ pub async fn repair(
         .collect();
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStorage;
+
+    fn loc(s: &str) -> Location {
+        Location::parse(s).unwrap()
+    }
+
+    fn missing(dir: &str, name: &str, size: Option<u64>) -> Reference {
+        Reference {
+            location: loc(dir).join(name),
+            size,
+            exact_size: true,
+            relative: true,
+            inside: true,
+            handles: 1,
+            breadcrumb: format!("operator[0].subtask[0].managed_keyed_state.shared[{name}]"),
+        }
+    }
+
+    const DIR: &str = "mem://t/cp/job2/chk-3";
+
+    async fn run(store: &MemoryStorage, refs: &[Reference], roots: &[&str]) -> Search {
+        let registry = Registry::new().with(crate::memory::register);
+        let roots: Vec<Location> = roots.iter().map(|r| loc(r)).collect();
+        search(
+            &registry,
+            &BackendOptions::new(),
+            Arc::new(store.clone()),
+            &loc(DIR),
+            refs,
+            &roots,
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn resolves_by_name_and_size_only() {
+        let store = MemoryStorage::new("t");
+        store.insert(&loc("mem://t/savepoints/sp-1/a"), vec![1u8; 10]);
+        store.insert(&loc("mem://t/savepoints/sp-1/b"), vec![2u8; 7]);
+        // Inside the snapshot directory: never a candidate.
+        store.insert(&loc("mem://t/cp/job2/chk-3/sub/c"), vec![3u8; 4]);
+        let refs = [
+            missing(DIR, "a", Some(10)),
+            missing(DIR, "b", Some(8)),
+            missing(DIR, "c", Some(4)),
+            missing(DIR, "a", None),
+        ];
+        let found = run(&store, &refs, &["mem://t/savepoints", "mem://t/cp"]).await;
+        assert_eq!(found.found.len(), 1);
+        assert_eq!(found.found[0].found, loc("mem://t/savepoints/sp-1/a"));
+        assert_eq!(found.found[0].expected, loc(DIR).join("a"));
+        let reasons: Vec<&str> = found.unresolved.iter().map(|u| u.reason.as_str()).collect();
+        assert!(reasons[0].contains("records 8 bytes"), "{reasons:?}");
+        assert_eq!(found.unresolved[0].candidates.len(), 1);
+        assert!(
+            reasons[1].starts_with("no file of that name"),
+            "{reasons:?}"
+        );
+        assert!(reasons[2].contains("records no size"), "{reasons:?}");
+        let err = found.error().unwrap();
+        assert!(err.message().contains("3 of 4"), "{}", err.message());
+        assert!(err.message().contains("nothing was written"));
+        assert_eq!(
+            found.found_in().into_iter().collect::<Vec<_>>(),
+            [("mem://t/savepoints/sp-1".to_string(), 1)]
+        );
+    }
+
+    #[tokio::test]
+    async fn two_candidates_resolve_only_when_the_store_reports_them_identical() {
+        let store = MemoryStorage::new("t");
+        store.insert(&loc("mem://t/savepoints/sp-1/a"), vec![1u8; 10]);
+        store.insert(&loc("mem://t/backup/sp-1/a"), vec![1u8; 10]);
+        store.insert(&loc("mem://t/savepoints/sp-1/b"), vec![1u8; 10]);
+        store.insert(&loc("mem://t/backup/sp-1/b"), vec![9u8; 10]);
+        let refs = [missing(DIR, "a", Some(10)), missing(DIR, "b", Some(10))];
+        let found = run(&store, &refs, &["mem://t/savepoints", "mem://t/backup"]).await;
+        assert_eq!(found.found.len(), 1, "{found:?}");
+        assert_eq!(found.found[0].name, "a");
+        assert_eq!(found.unresolved.len(), 1);
+        assert!(found.unresolved[0]
+            .reason
+            .starts_with("2 files of that name and size"));
+        assert_eq!(found.unresolved[0].candidates.len(), 2);
+        // Overlapping roots list a file once.
+        let once = run(&store, &refs[..1], &["mem://t/savepoints", "mem://t"]).await;
+        assert_eq!(once.found.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn default_roots_are_the_checkpoint_base_and_savepoint_directories_beside_it() {
+        let store = MemoryStorage::new("t");
+        store.insert(&loc("mem://t/flink/cp/job2/chk-3/_metadata"), vec![0u8; 1]);
+        store.insert(&loc("mem://t/flink/savepoints/sp-1/x"), vec![0u8; 1]);
+        store.insert(&loc("mem://t/flink/my-savepoint-dir/sp-2/x"), vec![0u8; 1]);
+        store.insert(&loc("mem://t/flink/other/x"), vec![0u8; 1]);
+        let roots = default_roots(&store, &loc("mem://t/flink/cp/job2/chk-3"))
+            .await
+            .unwrap();
+        let roots: Vec<String> = roots.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            roots,
+            [
+                "mem://t/flink/cp",
+                "mem://t/flink/my-savepoint-dir",
+                "mem://t/flink/savepoints"
+            ]
+        );
+        let roots = default_roots(&store, &loc("mem://t/flink/savepoints/sp-1"))
+            .await
+            .unwrap();
+        assert_eq!(roots, [loc("mem://t/flink/savepoints")]);
+        // Never the top of a store.
+        let roots = default_roots(&store, &loc("mem://t/job2/chk-3"))
+            .await
+            .unwrap();
+        assert!(roots.is_empty(), "{roots:?}");
+    }
+}
