@@ -19,8 +19,25 @@ const AFTER_TWO_JOBS: u64 = 2 * RECORDS / KEYS;
 /// The case on local disk under `root`: `root/cp` (checkpoint base of both jobs),
 /// `root/savepoints` (job 1's native savepoint). Returns (savepoint dir, job 2's chk-N).
 fn claim_case(flink: &Flink, root: &Path, claim: &str) -> (PathBuf, PathBuf) {
-    let cp = format!("file:{}", root.join("cp").display());
-    let sp = format!("file:{}", root.join("savepoints").display());
+    claim_case_at(
+        flink,
+        &format!("file:{}", root.join("cp").display()),
+        &format!("file:{}", root.join("savepoints").display()),
+        root,
+        claim,
+    )
+}
+
+/// The case with its checkpoint base `cp` and savepoint directory `sp` (Flink URIs); `work`
+/// receives the jobs' reports. Returns (savepoint dir, job 2's chk-N) as Flink names them
+/// (`file:` stripped).
+fn claim_case_at(
+    flink: &Flink,
+    cp: &str,
+    sp: &str,
+    work: &Path,
+    claim: &str,
+) -> (PathBuf, PathBuf) {
     let state = [
         "--backend",
         "rocksdb",
@@ -28,14 +45,14 @@ fn claim_case(flink: &Flink, root: &Path, claim: &str) -> (PathBuf, PathBuf) {
         "--inline-threshold",
         "0",
         "--checkpoint-dir",
-        &cp,
+        cp,
     ];
-    let one = root.join("job1");
+    let one = work.join("job1");
     std::fs::create_dir_all(&one).unwrap();
     let mut args = state.to_vec();
-    args.extend(["--savepoint-dir", &sp, "--take", "native-savepoint"]);
+    args.extend(["--savepoint-dir", sp, "--take", "native-savepoint"]);
     let savepoint = flink.snapshot(&args, &one);
-    let two = root.join("job2");
+    let two = work.join("job2");
     std::fs::create_dir_all(&two).unwrap();
     let restore = savepoint.to_str().unwrap().to_string();
     let mut args = state.to_vec();
@@ -368,4 +385,79 @@ fn ambiguity_and_absence_are_refused_with_nothing_written() {
     let missing = &report["missing_relative"];
     assert_eq!(missing["search"]["unresolved"][0]["name"], name.as_str());
     assert!(missing["repair_command"].is_null(), "{report}");
+}
+
+#[test]
+fn a_claim_checkpoint_flink_wrote_to_hdfs_is_repaired_in_place_there() {
+    let Some(flink) = flink() else { return };
+    let get = ferry_conformance::server_env;
+    let (Some(hadoop), Some(url)) = (
+        get("FERRY_TEST_HADOOP_CLASSPATH"),
+        get("FERRY_TEST_HDFS_URL"),
+    ) else {
+        return;
+    };
+    // Flink reads and writes hdfs:// through the Hadoop 2.7.3 jars on its classpath.
+    let flink = Flink {
+        classpath: format!("{}:{hadoop}", flink.classpath),
+        java_opts: flink.java_opts,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!(
+        "{}/{}/flink",
+        url.trim_end_matches('/'),
+        ferry_conformance::unique_prefix("claim-on-hdfs")
+    );
+    let (savepoint, checkpoint) = claim_case_at(
+        &flink,
+        &format!("{base}/cp"),
+        &format!("{base}/savepoints"),
+        dir.path(),
+        "claim",
+    );
+    let checkpoint = checkpoint.to_str().unwrap().to_string();
+    assert!(checkpoint.starts_with("hdfs://"), "{checkpoint}");
+    let state = dir.path().join("state");
+    // verify finds the files under the default roots (the savepoints directory beside cp).
+    let report = verify_json(&state, Path::new(&checkpoint));
+    let missing = &report["missing_relative"];
+    assert!(missing["files"].as_u64().unwrap() > 0, "{report}");
+    assert!(missing["search"]["unresolved"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(missing["found_in"]
+        .as_object()
+        .unwrap()
+        .contains_key(savepoint.to_str().unwrap()));
+    ferry(&state)
+        .args(["repair", "-q", "--in-place", &checkpoint])
+        .assert()
+        .success();
+    ferry(&state)
+        .args(["verify", "--deep", &checkpoint])
+        .assert()
+        .success();
+    flink.assert_restores_counts(
+        "rocksdb",
+        Path::new(&checkpoint),
+        dir.path(),
+        AFTER_TWO_JOBS,
+    );
+}
+
+#[test]
+fn repair_search_roots_that_do_not_parse_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in [
+        vec!["repair", "snap", "--search", "s3://b/a/../k"],
+        vec!["migrate", "snap", "dst", "--search", "s3://b/a/../k"],
+    ] {
+        ferry(&dir.path().join("state"))
+            .args(&cmd)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::starts_with("ferry: error: "))
+            .stderr(predicate::str::contains("--search"));
+    }
 }

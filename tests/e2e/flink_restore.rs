@@ -18,8 +18,8 @@ pub(crate) const RECORDS: u64 = 1000;
 pub(crate) const KEYS: u64 = 10;
 
 pub(crate) struct Flink {
-    classpath: String,
-    java_opts: String,
+    pub(crate) classpath: String,
+    pub(crate) java_opts: String,
 }
 
 pub(crate) fn flink() -> Option<Flink> {
