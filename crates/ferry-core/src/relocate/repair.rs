@@ -16,7 +16,7 @@
 //! * [`repair`] — `ferry repair`: copies the found files into the snapshot directory (its
 //!   `_metadata` is not touched), or says what it would copy.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
@@ -228,9 +228,9 @@ pub async fn search(
     missing: &[Reference],
     roots: &[Location],
 ) -> Result<Search> {
-    let wanted: HashMap<String, ()> = missing
+    let wanted: HashSet<&str> = missing
         .iter()
-        .filter_map(|r| r.location.file_name().map(|n| (n.to_string(), ())))
+        .filter_map(|r| r.location.file_name())
         .collect();
     let mut candidates: HashMap<String, BTreeMap<Location, Entry>> = HashMap::new();
     for root in roots {
@@ -240,14 +240,21 @@ pub async fn search(
             registry.open(root, options).await?
         };
         let mut listing = store.list(root);
-        while let Some(entry) = listing.try_next().await? {
+        loop {
+            let entry = match listing.try_next().await {
+                Ok(Some(entry)) => entry,
+                Ok(None) => break,
+                // A root that does not exist holds no candidate.
+                Err(err) if err.kind() == ErrorKind::NotFound => break,
+                Err(err) => return Err(err),
+            };
             if entry.is_dir() || entry.location.strip_prefix(snapshot_dir).is_some() {
                 continue;
             }
             let Some(name) = entry.location.file_name() else {
                 continue;
             };
-            if wanted.contains_key(name) {
+            if wanted.contains(name) {
                 candidates
                     .entry(name.to_string())
                     .or_default()
