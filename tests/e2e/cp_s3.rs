@@ -481,3 +481,51 @@ fn a_killed_upload_resumes_from_its_parts() {
         .success();
     assert_same_tree(&src, &back);
 }
+
+/// `cp` onto or into itself on S3, with the scheme spelled differently on each side (`s3` and
+/// `s3a` are one store): refused before anything is written (issue 15).
+#[test]
+fn a_copy_onto_or_into_itself_is_refused_across_scheme_spellings() {
+    let Some(s3) = s3("cp-self") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    write_tree(
+        &src,
+        &[("a.bin", bytes(10_000, 1)), ("d/b.bin", bytes(20, 2))],
+    );
+    let state = dir.path().join("state");
+    let tree = s3.uri("s3", false, "t");
+    s3.ferry(&state)
+        .args(["cp", "-q", "-o", &s3.endpoint_option()])
+        .arg(&src)
+        .arg(&tree)
+        .assert()
+        .success();
+    for (to, why) in [
+        (
+            s3.uri("s3a", false, "t/sub"),
+            "destination is inside the source",
+        ),
+        (
+            s3.uri("s3a", false, "t/"),
+            "source and destination are the same",
+        ),
+    ] {
+        s3.ferry(&state)
+            .args(["cp", "-q", "--overwrite", "-o", &s3.endpoint_option()])
+            .arg(&tree)
+            .arg(&to)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(why));
+    }
+    assert!(!s3.exists(&s3.uri("s3", false, "t/sub/a.bin")));
+    // Another bucket is another place.
+    s3.ferry(&state)
+        .args(["cp", "-q", "-o", &s3.endpoint_option()])
+        .arg(&tree)
+        .arg(s3.uri("s3a", true, "t"))
+        .assert()
+        .success();
+    assert!(s3.exists(&s3.uri("s3", true, "t/d/b.bin")));
+}

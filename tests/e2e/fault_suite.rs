@@ -2,7 +2,8 @@
 //! (`ferry_conformance::fault_proxy`) in front of the real S3, GCS and HDFS test servers, with a
 //! fixed seed: connection resets, 500/503/SlowDown answers, truncated bodies, stalls and slow
 //! trickles (HTTP); resets, cuts, stalls and trickles of the NameNode's RPC (HDFS). Every run
-//! must end identical to its source, or with a clear error; and whatever it ends with, every
+//! must end identical to its source, or with a clear error (HDFS runs must end identical: a
+//! rename whose reply the proxy cut is found done on retry); and whatever it ends with, every
 //! file under a final name at the destination (read directly, not through the proxy) must hold
 //! exactly the source's bytes.
 //!

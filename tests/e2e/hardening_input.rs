@@ -303,13 +303,14 @@ fn metadata_with_shared_files(shared: &str, count: usize) -> Vec<u8> {
     metadata.to_bytes().unwrap()
 }
 
-/// Writes `chk-3/_metadata` under `root` naming `count` files on S3; returns the snapshot dir.
-fn snapshot_on_s3(root: &Path, count: usize) -> std::path::PathBuf {
+/// Writes `chk-3/_metadata` under `root` naming `count` files under `shared` (a URI prefix);
+/// returns the snapshot dir.
+fn snapshot_naming(root: &Path, shared: &str, count: usize) -> std::path::PathBuf {
     let snapshot = root.join("job/chk-3");
     std::fs::create_dir_all(&snapshot).unwrap();
     std::fs::write(
         snapshot.join("_metadata"),
-        metadata_with_shared_files("s3://ferry-unreachable/cp/job/shared", count),
+        metadata_with_shared_files(shared, count),
     )
     .unwrap();
     snapshot
@@ -318,7 +319,7 @@ fn snapshot_on_s3(root: &Path, count: usize) -> std::path::PathBuf {
 #[test]
 fn verify_against_an_unreachable_store_fails_fast_with_one_error() {
     let dir = tempfile::tempdir().unwrap();
-    let snapshot = snapshot_on_s3(dir.path(), 200);
+    let snapshot = snapshot_naming(dir.path(), "s3://ferry-unreachable/cp/job/shared", 200);
     let started = Instant::now();
     let out = ferry(&dir.path().join("state"))
         .args(["verify", "-o", "endpoint=http://127.0.0.1:1"])
@@ -380,4 +381,27 @@ fn hdfs_rename_whose_reply_was_lost_counts_as_done() {
         .assert()
         .success();
     assert_same_tree(&src, &back);
+}
+
+#[test]
+fn verify_against_an_unreachable_gcs_endpoint_fails_fast_with_one_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = snapshot_naming(dir.path(), "gs://ferry-unreachable/cp/job/shared", 200);
+    let started = Instant::now();
+    let out = ferry(&dir.path().join("state"))
+        .args(["verify"])
+        .arg(&snapshot)
+        .env("STORAGE_EMULATOR_HOST", "http://127.0.0.1:1")
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env("HOME", dir.path())
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    eprintln!("verify of 200 GCS references against a dead endpoint: {elapsed:?}");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let line = one_error_line(&out);
+    assert!(line.contains("127.0.0.1:1"), "{line}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("problem:"));
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
 }

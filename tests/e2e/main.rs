@@ -22,5 +22,7 @@ mod kill_trials;
 mod migrate;
 mod secrets;
 mod snapshot_traps;
+mod timeouts;
 mod typos;
 mod unattended_logs;
+mod unattended_rerun;

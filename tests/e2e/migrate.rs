@@ -117,9 +117,23 @@ fn existing_complete_destination_needs_force() {
         .arg(&dst)
         .assert()
         .success();
+    // The same migration again finds its own complete result: success, nothing copied.
     ferry(&state)
         .arg("migrate")
         .arg(&snapshot)
+        .arg(&dst)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("already complete"));
+    // Another snapshot's `_metadata` there (another savepoint of the same place) needs --force.
+    let (other, _) = place_fixture(
+        "2.3.0",
+        "hashmap-full-checkpoint",
+        &dir.path().join("other"),
+    );
+    ferry(&state)
+        .arg("migrate")
+        .arg(&other)
         .arg(&dst)
         .assert()
         .code(1)

@@ -93,7 +93,7 @@ fn ferry_options_lists_every_backend_key_with_meaning_and_default() {
             "copy_timeout",
             "block_size",
             "credential_path",
-            "[default: 300]",
+            "[default: 600]",
         ] {
             assert!(text.contains(needle), "{args:?} lacks {needle:?}:\n{text}");
         }
@@ -124,4 +124,83 @@ fn out_of_range_transfer_settings_are_usage_errors_naming_flag_and_range() {
             .stderr(predicate::str::contains(format!("ferry: error: {message}")));
         assert!(!dst.exists(), "{args:?} wrote something");
     }
+}
+
+#[test]
+fn flink_conf_s3_keys_that_are_not_understood_are_warned_about_one_line_each() {
+    let (tmp, src) = setup();
+    let conf = tmp.path().join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("config.yaml"),
+        "s3.path-stlye-access: true\nfs.s3.endpoint: http://h:1\ns3.path-style-access: true\n\
+         s3.entropy.key: _e_\nstate.backend.type: rocksdb\n",
+    )
+    .unwrap();
+    let out = ferry(&tmp.path().join("state"))
+        .args(["ls", "--flink-conf"])
+        .arg(&conf)
+        .arg(&src)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("ferry: warning: --flink-conf"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    assert!(
+        warnings[0].contains("fs.s3.endpoint looks like an S3 setting"),
+        "{stderr}"
+    );
+    assert!(
+        warnings[1].contains("s3.path-stlye-access looks like an S3 setting"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn flink_conf_with_presto_spellings_reaches_the_s3_server() {
+    let get = ferry_conformance::server_env;
+    let (Some(endpoint), Some(access), Some(secret), Some(bucket)) = (
+        get("FERRY_TEST_S3_ENDPOINT"),
+        get("FERRY_TEST_S3_ACCESS_KEY"),
+        get("FERRY_TEST_S3_SECRET_KEY"),
+        get("FERRY_TEST_S3_BUCKET"),
+    ) else {
+        return;
+    };
+    let (tmp, src) = setup();
+    let conf = tmp.path().join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    // Only the Presto plugin's spellings: today's ferry read none of them.
+    std::fs::write(
+        conf.join("flink-conf.yaml"),
+        format!(
+            "presto.s3.endpoint: {endpoint}\npresto.s3.path-style-access: true\n\
+             presto.s3.access-key: {access}\npresto.s3.secret-key: {secret}\n"
+        ),
+    )
+    .unwrap();
+    let dst = format!(
+        "s3p://{bucket}/{}/",
+        ferry_conformance::unique_prefix("flink-presto")
+    );
+    let out = ferry(&tmp.path().join("state"))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .args(["cp", "--json", "--flink-conf"])
+        .arg(&conf)
+        .arg(&src)
+        .arg(&dst)
+        .assert()
+        .success();
+    let report = json_report(&out.get_output().stdout);
+    assert_eq!(report["files_copied"], 1, "{report}");
 }

@@ -56,13 +56,13 @@ pub async fn open(
 
 /// Rejects option keys the backends of the command's stores do not accept: `--src-option`
 /// keys must be the source backend's, `--dst-option` keys the destination's, and `-o` keys
-/// (both sides) either's. `dst` is `None` for commands of one store (every key is then that
-/// store's). Locations that do not parse, or name no linked backend, are left to `open` to
-/// report.
+/// (both sides; each store reads its own) some linked backend's, so that one `-o` list can
+/// serve several commands. `dst` is `None` for commands of one store. Locations that do not
+/// parse, or name no linked backend, are left to `open` to report.
 ///
-/// Commands that follow a snapshot's references (`verify`, `migrate`) open the stores
-/// its `_metadata` names too, which may be of any backend: with `references`, `-o` and
-/// `--src-option` keys need only be some linked backend's.
+/// Commands that follow a snapshot's references (`verify`, `migrate`) open the stores its
+/// `_metadata` names too, which may be of any backend: with `references`, `--src-option` keys
+/// need only be some linked backend's as well.
 pub fn check_options(
     registry: &Registry,
     args: &BackendArgs,
@@ -77,54 +77,102 @@ pub fn check_options(
     };
     let src_backend = backend(src);
     let dst_backend = dst.map_or_else(|| src_backend.clone(), backend);
-    let sides = |backends: &[&Option<Arc<dyn BackendFactory>>]| -> Vec<Arc<dyn BackendFactory>> {
-        let mut all: Vec<Arc<dyn BackendFactory>> = Vec::new();
-        for factory in backends.iter().copied().flatten() {
-            if !all.iter().any(|f| f.name() == factory.name()) {
-                all.push(factory.clone());
-            }
-        }
-        all
-    };
-    let every: Vec<Option<Arc<dyn BackendFactory>>> =
-        registry.factories().into_iter().map(Some).collect();
-    let every: Vec<&Option<Arc<dyn BackendFactory>>> = every.iter().collect();
-    let (shared, source) = if references {
-        (sides(&every), sides(&every))
+    let source_readers = if references {
+        registry.factories()
     } else {
-        (sides(&[&src_backend, &dst_backend]), sides(&[&src_backend]))
+        distinct([&src_backend])
     };
     let checks = [
-        ("-o/--option", &args.options, shared),
-        ("--src-option", &args.src_options, source),
-        ("--dst-option", &args.dst_options, sides(&[&dst_backend])),
+        (
+            "-o/--option",
+            &args.options,
+            distinct([&src_backend, &dst_backend]),
+            registry.factories(),
+        ),
+        (
+            "--src-option",
+            &args.src_options,
+            distinct([&src_backend]),
+            source_readers,
+        ),
+        (
+            "--dst-option",
+            &args.dst_options,
+            distinct([&dst_backend]),
+            distinct([&dst_backend]),
+        ),
     ];
-    for (flag, options, backends) in checks {
-        if backends.is_empty() {
+    for (flag, options, named, readers) in checks {
+        if named.is_empty() {
             continue;
         }
         for (key, _) in options {
-            let known = backends
+            let known = readers
                 .iter()
                 .any(|b| b.option_keys().iter().any(|k| k.name == key));
             if !known {
-                return Err(unknown_key(key, flag, &backends));
+                return Err(unknown_key(key, flag, &named, &readers));
             }
         }
     }
+    warn_flink_conf(args);
     Ok(())
 }
 
-fn unknown_key(key: &str, flag: &str, backends: &[Arc<dyn BackendFactory>]) -> anyhow::Error {
-    let names: Vec<&str> = backends.iter().map(|b| b.name()).collect();
+/// The factories given, each once.
+fn distinct<const N: usize>(
+    factories: [&Option<Arc<dyn BackendFactory>>; N],
+) -> Vec<Arc<dyn BackendFactory>> {
+    let mut all: Vec<Arc<dyn BackendFactory>> = Vec::new();
+    for factory in factories.into_iter().flatten() {
+        if !all.iter().any(|f| f.name() == factory.name()) {
+            all.push(factory.clone());
+        }
+    }
+    all
+}
+
+/// One warning line per key of the `--flink-conf` configuration that looks like an S3 setting
+/// but that ferry does not understand (a misspelt `s3.path-style-access` would otherwise send
+/// virtual-host requests to a path-style store without a word). An unreadable configuration
+/// is left to the S3 backend to report.
+fn warn_flink_conf(args: &BackendArgs) {
+    let Some(dir) = &args.flink_conf else {
+        return;
+    };
+    let Ok(conf) = ferry_s3::flink_conf::read(dir) else {
+        return;
+    };
+    for key in ferry_s3::flink_conf::unrecognised_s3_keys(&conf) {
+        crate::exit::note!(
+            "ferry: warning: --flink-conf {}: {key} looks like an S3 setting but ferry does not \
+             read it; ignored",
+            dir.display()
+        );
+    }
+}
+
+/// The usage error for `key`: names the backends of the stores it was given for (`named`)
+/// and suggests the closest key of theirs, else of the backends that could have read it.
+fn unknown_key(
+    key: &str,
+    flag: &str,
+    named: &[Arc<dyn BackendFactory>],
+    readers: &[Arc<dyn BackendFactory>],
+) -> anyhow::Error {
+    let names: Vec<&str> = named.iter().map(|b| b.name()).collect();
     let whose = match names.as_slice() {
         [one] => format!("the {one} backend"),
         many => format!("the {} backends", many.join(" and ")),
     };
-    let keys = backends
-        .iter()
-        .flat_map(|b| b.option_keys().iter().map(|k| k.name));
-    let hint = match closest_key(key, keys) {
+    let keys_of = |backends: &[Arc<dyn BackendFactory>]| -> Vec<&'static str> {
+        backends
+            .iter()
+            .flat_map(|b| b.option_keys().iter().map(|k| k.name))
+            .collect()
+    };
+    let close = closest_key(key, keys_of(named)).or_else(|| closest_key(key, keys_of(readers)));
+    let hint = match close {
         Some(close) => format!("; did you mean {close:?}?"),
         None => String::new(),
     };

@@ -325,7 +325,9 @@ file SRC is copied to DST, or into DST when DST is a directory or ends with '/'.
 Every byte is CRC32C-checked while it streams; each file is checked for size (and against the
 store's own checksum where it reports one) before it takes its final name. Interrupted runs
 (Ctrl-C, kill -9, crash) resume: run the same command again and verified files are skipped.
-Existing destination files are an error unless --update or --overwrite is given.
+A destination file that already holds the same bytes (size and CRC32C, or the same store
+checksum) is skipped as \"already there\", so a re-run from any host is a resume; one that differs
+is an error unless --update or --overwrite is given.
 
 Memory: file data buffered at once never exceeds max(--buffer-memory, --part-size), 64 MiB by
 default, whatever the size of the data; the process as a whole stays under 128 MiB with the
@@ -461,7 +463,8 @@ pub struct TransferArgs {
     /// Do not keep a resume journal.
     #[arg(long)]
     pub no_resume: bool,
-    /// Where resume journals are kept.
+    /// Where resume journals are kept (one ferry cannot write: a warning, no journal)
+    /// [default: $XDG_STATE_HOME/ferry, else ~/.local/state/ferry].
     #[arg(long, env = "FERRY_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Print a one-line progress record every DUR (e.g. 30s, 200ms; 0 = never) and a final

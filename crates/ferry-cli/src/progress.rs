@@ -59,6 +59,8 @@ pub struct ProgressConfig {
     pub verbose: bool,
     /// Colour the bar.
     pub colour: bool,
+    /// `-q`: no warnings (failures are still printed).
+    pub quiet: bool,
 }
 
 impl ProgressConfig {
@@ -89,6 +91,7 @@ impl ProgressConfig {
             },
             verbose: global.verbose > 0,
             colour: crate::terminal::colour_on_stderr(),
+            quiet: global.quiet,
         }
     }
 }
@@ -516,6 +519,8 @@ impl Observer for CopyProgress {
         if let Some(err) = &outcome.error {
             self.errors.fetch_add(1, Ordering::Relaxed);
             self.line(&format!("failed: {}: {err}", outcome.rel));
+        } else if let (Some(note), false) = (&outcome.note, self.config.quiet) {
+            self.line(&format!("ferry: warning: skipped {}: {note}", outcome.rel));
         } else if self.config.verbose && self.config.plan == PlanListing::Off {
             self.line(&format!(
                 "{}: {} -> {}",

@@ -35,6 +35,7 @@ pub fn journal(data: &[u8]) {
         size: 7,
         mtime_ns: None,
         crc32c: 9,
+        dst_mtime_ns: None,
     };
     more.extend(serde_json::to_vec(&probe).expect("a record encodes"));
     more.push(b'\n');

@@ -316,6 +316,9 @@ impl Storage for FaultyStorage {
     async fn set_modified(&self, location: &Location, modified: SystemTime) -> Result<()> {
         self.inner.set_modified(location, modified).await
     }
+    async fn confirm_unchanged(&self, entry: &Entry) -> Result<()> {
+        self.inner.confirm_unchanged(entry).await
+    }
     async fn check_container(&self, location: &Location) -> Result<()> {
         self.inner.check_container(location).await
     }

@@ -23,6 +23,7 @@ pub mod registry;
 pub mod relocate;
 pub mod storage;
 pub mod transfer;
+pub mod watchdog;
 
 pub use checksum::{Checksum, ChecksumKind};
 pub use error::{Error, ErrorKind, Result, Retry};
@@ -30,5 +31,5 @@ pub use location::Location;
 pub use registry::{BackendFactory, BackendOptions, OptionKey, Registry};
 pub use storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter,
-    PartReceipt, Storage, WriteOptions, WriteReceipt,
+    PartReceipt, SpecialKind, Storage, WriteOptions, WriteReceipt,
 };

@@ -114,7 +114,8 @@ impl Location {
                     return Err(Error::new(
                         ErrorKind::InvalidInput,
                         format!(
-                            "location {text:?} names the host {host:?}: file URIs name this                              machine only (write file:///path or file://localhost/path)"
+                            "location {text:?} names the host {host:?}: file URIs name this \
+                             machine only (write file:///path or file://localhost/path)"
                         ),
                     ))
                 }
@@ -133,7 +134,13 @@ impl Location {
                 format!("location {text:?} names no bucket; write {scheme}://bucket/key"),
             ));
         }
-        if needs_bucket {
+        // Object stores (S3, GCS, and any added later, Azure Blob included) hold keys, not
+        // paths; only file systems resolve `.` and `..`.
+        let object_keys = !matches!(
+            scheme_family(&scheme),
+            Some("local" | "hdfs" | "memory") | None
+        );
+        if object_keys {
             if let Some(segment) = path.split('/').find(|s| matches!(*s, "." | "..")) {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,

@@ -41,7 +41,7 @@ pub type ByteStream = BoxStream<'static, Result<Bytes>>;
 /// A stream of listing entries, as returned by [`Storage::list`].
 pub type ListStream = BoxStream<'static, Result<Entry>>;
 
-/// Whether an entry is a file or a directory.
+/// Whether an entry is a file, a directory, or something ferry does not copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
@@ -49,6 +49,42 @@ pub enum EntryKind {
     File,
     /// A directory (filesystems) or a common prefix (object stores, from `stat` only).
     Directory,
+    /// Not a regular file (a FIFO, socket or device), or a directory already being walked (a
+    /// symlink loop): listed so that it can be reported, never read. Only filesystems have
+    /// them.
+    Special(SpecialKind),
+}
+
+/// What a [`EntryKind::Special`] entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecialKind {
+    /// A named pipe: reading it waits for a writer, maybe forever.
+    Fifo,
+    /// A Unix socket.
+    Socket,
+    /// A block or character device.
+    Device,
+    /// A directory (reached through a symlink) that is also one of its own ancestors: walking
+    /// it would never end.
+    DirectoryLoop,
+    /// Anything else that is not a regular file.
+    Other,
+}
+
+impl SpecialKind {
+    /// Why such an entry is not copied, for messages and reports.
+    pub fn reason(self) -> &'static str {
+        match self {
+            SpecialKind::Fifo => "not a regular file (a FIFO)",
+            SpecialKind::Socket => "not a regular file (a socket)",
+            SpecialKind::Device => "not a regular file (a device)",
+            SpecialKind::DirectoryLoop => {
+                "directory symlink loop (it leads back to a directory above it)"
+            }
+            SpecialKind::Other => "not a regular file",
+        }
+    }
 }
 
 /// What `stat` and `list` report about a path.
@@ -81,6 +117,14 @@ impl Entry {
     /// Whether this is a directory.
     pub fn is_dir(&self) -> bool {
         self.kind == EntryKind::Directory
+    }
+
+    /// What this is when it is neither a file nor a directory.
+    pub fn special(&self) -> Option<SpecialKind> {
+        match self.kind {
+            EntryKind::Special(kind) => Some(kind),
+            _ => None,
+        }
     }
 }
 
@@ -360,6 +404,16 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     async fn checksum(&self, location: &Location, kind: ChecksumKind) -> Result<Option<Checksum>> {
         let _ = (location, kind);
         Ok(None)
+    }
+
+    /// Checks, after a copy read `entry.size` bytes of `entry`, that the file still is what
+    /// its listing said: the same size and modification time, and (where the store can tell
+    /// cheaply) no bytes beyond the listed size — a `/proc`-style file that lists as 0 bytes
+    /// has content. Fails with `Corrupted` ("changed while being copied") otherwise. Stores
+    /// whose objects cannot change in place keep this default, which checks nothing.
+    async fn confirm_unchanged(&self, entry: &Entry) -> Result<()> {
+        let _ = entry;
+        Ok(())
     }
 
     /// Sets the modification time.

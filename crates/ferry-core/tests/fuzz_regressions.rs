@@ -57,6 +57,7 @@ fn a_line_torn_inside_a_character_is_skipped_not_fatal() {
             size: 3,
             mtime_ns: None,
             crc32c: 2,
+            dst_mtime_ns: None,
         })
         .unwrap();
     drop(journal);

@@ -30,8 +30,7 @@ pub const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
 pub const DEFAULT_TEMP_PREFIX: &str = ".ferry-tmp/";
 
 /// Every option key this backend accepts, with its meaning and default (`ferry options`);
-/// any other key given for a GCS store is a usage error. The timeouts `connect_timeout` and
-/// `read_timeout` are declared for the timeout work merged separately.
+/// any other key given for a GCS store is a usage error.
 pub const OPTIONS: &[OptionKey] = &[
     OptionKey::new(
         "endpoint",
@@ -66,8 +65,8 @@ pub const OPTIONS: &[OptionKey] = &[
     ),
     OptionKey::new(
         "response_timeout",
-        "seconds a request may wait for the next bytes of its answer (0: no limit)",
-        "300",
+        "older name of read_timeout",
+        "read_timeout's",
     ),
     OptionKey::new(
         "connect_timeout",
@@ -76,8 +75,8 @@ pub const OPTIONS: &[OptionKey] = &[
     ),
     OptionKey::new(
         "read_timeout",
-        "seconds a response may stall between bytes (0: no limit)",
-        "60",
+        "seconds an answer may stall: no byte of its head or body, or of an upload (0: no limit)",
+        "30",
     ),
 ];
 
@@ -139,13 +138,20 @@ pub struct GcsSettings {
     /// Prefix (in the destination bucket) of parallel composite upload parts; ends in `/`.
     pub temp_prefix: String,
     /// How long the client waits for the next bytes of an answer (its head included) before
-    /// the request fails as temporary; `None`: forever.
+    /// the request fails as temporary; `None`: forever. The wait for the head counts from the
+    /// start of the request (reqwest's read timeout), so it also bounds the upload of one
+    /// part. `read_timeout`, or its older name `response_timeout`.
     pub response_timeout: Option<Duration>,
+    /// How long connecting may take; `None`: forever.
+    pub connect_timeout: Option<Duration>,
 }
 
-/// The default [`GcsSettings::response_timeout`]: a server that went silent must not hang a
-/// copy forever, and a slow compose or rewrite must still have time.
-pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(300);
+/// The default [`GcsSettings::response_timeout`]: a server that went silent fails a request
+/// within half a minute (with the client's three quick re-sends, about two minutes in all),
+/// and a part of 8 MiB still goes up on a link of 300 KB/s.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default [`GcsSettings::connect_timeout`].
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl GcsSettings {
     /// Reads the settings from backend options and the process environment.
@@ -216,11 +222,21 @@ impl GcsSettings {
             }
             Auth::Anonymous | Auth::Default { .. } => {}
         }
+        let key =
+            if options.get("read_timeout").is_none() && options.get("response_timeout").is_some() {
+                "response_timeout"
+            } else {
+                "read_timeout"
+            };
         let response_timeout = options
-            .timeout("response_timeout", Some(DEFAULT_RESPONSE_TIMEOUT))
+            .timeout(key, Some(DEFAULT_RESPONSE_TIMEOUT))
+            .map_err(|e| invalid(&e))?;
+        let connect_timeout = options
+            .timeout("connect_timeout", Some(DEFAULT_CONNECT_TIMEOUT))
             .map_err(|e| invalid(&e))?;
         Ok(GcsSettings {
             response_timeout,
+            connect_timeout,
             custom_endpoint: endpoint.is_some(),
             endpoint: endpoint.unwrap_or_else(|| DEFAULT_ENDPOINT.into()),
             auth,

@@ -167,7 +167,10 @@ impl GcsCore {
         // OpenDAL's and our reqwest are built without a crypto provider: use ring, as the S3
         // client does. An already installed provider is kept.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        let mut http = reqwest::Client::builder();
+        if let Some(timeout) = settings.connect_timeout {
+            http = http.connect_timeout(timeout);
+        }
         if let Some(timeout) = settings.response_timeout {
             http = http.read_timeout(timeout);
         }

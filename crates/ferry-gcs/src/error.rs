@@ -282,13 +282,37 @@ pub(crate) fn from_opendal(err: opendal::Error, site: Site<'_>) -> Error {
     } else {
         format!("{message} [{detail}]")
     };
-    let error = Error::new(kind, message);
+    let mut error = Error::new(kind, message);
+    if opendal_status(&err).is_none() && cannot_connect(&err) {
+        error = error.store_unreachable();
+    }
     let error = if err.is_temporary() || kind == RateLimited {
         error.temporary()
     } else {
         error
     };
     site.finish(error)
+}
+
+/// Whether a failure without a response is a connection that could not be made or timed out:
+/// the endpoint itself is unreachable ([`Error::store_unreachable`]).
+fn cannot_connect(err: &opendal::Error) -> bool {
+    let mut next = std::error::Error::source(err);
+    while let Some(source) = next {
+        if let Some(e) = source.downcast_ref::<reqwest::Error>() {
+            if e.is_connect() || e.is_timeout() {
+                return true;
+            }
+        }
+        if let Some(e) = source.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as Io;
+            if matches!(e.kind(), Io::ConnectionRefused | Io::TimedOut) {
+                return true;
+            }
+        }
+        next = source.source();
+    }
+    false
 }
 
 /// The innermost cause of a failure without a response (refused, reset, unreachable), which

@@ -48,8 +48,7 @@ pub use conf::HadoopConf;
 pub use storage::{HdfsSettings, HdfsStorage, LARGE_WRITE};
 
 /// Every option key this backend accepts, with its meaning and default (`ferry options`);
-/// any other key given for an HDFS store is a usage error. `read_timeout` is declared for the
-/// timeout work merged separately.
+/// any other key given for an HDFS store is a usage error.
 pub const OPTIONS: &[OptionKey] = &[
     OptionKey::new(
         "config_dir",
@@ -88,8 +87,8 @@ pub const OPTIONS: &[OptionKey] = &[
     ),
     OptionKey::new(
         "read_timeout",
-        "seconds a read may stall (0: no limit)",
-        "60",
+        "seconds any NameNode or DataNode answer may take, e.g. 30 or 2.5s (0: no limit)",
+        "30",
     ),
     OptionKey::new(
         "kerberos_principal",
@@ -253,7 +252,11 @@ fn settings(options: &BackendOptions) -> Result<HdfsSettings> {
         })
         .transpose()?
         .unwrap_or(DEFAULT_LARGE_WRITES);
+    let read_timeout = options
+        .timeout("read_timeout", Some(storage::DEFAULT_READ_TIMEOUT))
+        .map_err(|message| Error::new(ErrorKind::InvalidInput, format!("HDFS option {message}")))?;
     Ok(HdfsSettings {
+        read_timeout,
         block_size,
         replication,
         user: options.get("user").map(str::to_string),

@@ -13,6 +13,7 @@
 //! * [`HdfsStorage::checksum_params`] gives what a copy needs to compute the same file
 //!   checksum itself while streaming.
 
+use std::future::Future;
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,6 +26,7 @@ use ferry_core::storage::{
     WriteReceipt,
 };
 use ferry_core::transfer::retry::RetryPolicy;
+use ferry_core::watchdog::{idle_items, idle_stream, Wait};
 use ferry_core::{Checksum, ChecksumKind, Error, ErrorKind, Location, Result};
 use futures::{StreamExt, TryStreamExt};
 use hdfs_native::client::FileStatus;
@@ -62,7 +64,15 @@ pub struct HdfsSettings {
     /// packet buffers, which ferry's memory budget does not see. One DataNode pipeline takes
     /// a file at a few hundred MB/s; small files are not limited.
     pub large_writes: usize,
+    /// How long any wait on a NameNode or DataNode (an answer, the next bytes of a read, the
+    /// acknowledgement of a write, a close) may be silent before it fails as temporary;
+    /// `None`: forever.
+    pub read_timeout: Option<Duration>,
 }
+
+/// The default [`HdfsSettings::read_timeout`]: a NameNode that accepted the connection and
+/// went silent fails a request within half a minute; a busy one still answers in time.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Asks NameNodes and DataNodes for what hdfs-native does not expose.
 #[derive(Debug)]
@@ -196,6 +206,16 @@ fn entry_of(scheme: &str, authority: &str, status: &FileStatus) -> Entry {
     }
 }
 
+/// The wait for `op` on `path` of the cluster `scheme://authority`.
+fn wait_of(scheme: &str, authority: &str, idle: Option<Duration>, op: &str, path: &str) -> Wait {
+    Wait {
+        what: format!("{op} of {path}"),
+        endpoint: format!("{scheme}://{authority}"),
+        idle,
+        option: "read_timeout",
+    }
+}
+
 fn millis(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -207,11 +227,19 @@ impl HdfsStorage {
     fn listing(&self, prefix: &Location, recursive: bool) -> ListStream {
         let path = path_of(prefix).to_string();
         let client = self.client.clone();
+        let wait = wait_of(
+            &self.scheme,
+            &self.authority,
+            self.settings.read_timeout,
+            "list",
+            &path,
+        );
         let (scheme, authority) = (self.scheme.clone(), self.authority.clone());
         let to_entry = move |status: FileStatus| entry_of(&scheme, &authority, &status);
         let listing = async move {
             // Below a file or a missing path there is nothing to list.
-            match client.get_file_info(&path).await {
+            let info = wait.run(None, async { Ok(client.get_file_info(&path).await) });
+            match info.await? {
                 Ok(status) if status.isdir => {}
                 Ok(_) | Err(HdfsError::FileNotFound(_)) => {
                     return Ok(futures::stream::empty().boxed())
@@ -226,7 +254,7 @@ impl HdfsStorage {
                 .map_ok(to_entry)
                 .map_err(move |e| map(e, "list", &error_path))
                 .boxed();
-            Ok::<ListStream, Error>(stream)
+            Ok::<ListStream, Error>(idle_items(stream, wait))
         };
         futures::stream::once(listing).try_flatten().boxed()
     }
@@ -317,6 +345,31 @@ impl HdfsStorage {
             large_writes: Arc::new(tokio::sync::Semaphore::new(settings.large_writes.max(1))),
             settings,
         })
+    }
+
+    /// What is being waited for, bounded by [`HdfsSettings::read_timeout`].
+    fn wait(&self, op: &str, path: &str) -> Wait {
+        wait_of(
+            &self.scheme,
+            &self.authority,
+            self.settings.read_timeout,
+            op,
+            path,
+        )
+    }
+
+    /// `fut` (one hdfs-native call), failing once the cluster has been silent for the
+    /// read timeout.
+    async fn bounded<T>(
+        &self,
+        op: &'static str,
+        path: &str,
+        fut: impl Future<Output = T>,
+    ) -> Result<T> {
+        self.wait(op, path)
+            .run(None, async { Ok(fut.await) })
+            .await
+            .map_err(|e| e.with_operation(op).with_context("backend", "hdfs"))
     }
 
     fn entry(&self, status: &FileStatus) -> Entry {
@@ -456,7 +509,10 @@ impl HdfsStorage {
         if let Some(replication) = self.write_replication() {
             options = options.replication(replication);
         }
-        match self.client.create(path, &options).await {
+        match self
+            .bounded("create", path, self.client.create(path, &options))
+            .await?
+        {
             // A temp file of an earlier ferry run that died mid-write still holds its lease:
             // it is ours, so remove it (which drops the lease) and create it afresh.
             Err(HdfsError::AlreadyExists(message))
@@ -465,13 +521,11 @@ impl HdfsStorage {
                     .is_some_and(ferry_core::transfer::is_temp_name) =>
             {
                 tracing::info!(%location, %message, "replacing an abandoned temp file");
-                self.client
-                    .delete(path, false)
-                    .await
+                self.bounded("delete", path, self.client.delete(path, false))
+                    .await?
                     .map_err(|e| map(e, "write", path))?;
-                self.client
-                    .create(path, &options)
-                    .await
+                self.bounded("create", path, self.client.create(path, &options))
+                    .await?
                     .map_err(|e| map(e, "write", path))
             }
             other => other.map_err(|e| map(e, "write", path)),
@@ -488,17 +542,32 @@ impl HdfsStorage {
             h.update(&data);
             h.finish()
         });
-        let result = async {
-            if !data.is_empty() {
-                writer.write_bytes(data).await?;
+        let wait = self.wait("write", path);
+        let result = wait
+            .run(None, async {
+                if !data.is_empty() {
+                    writer
+                        .write_bytes(data)
+                        .await
+                        .map_err(|e| map(e, "write", path))?;
+                }
+                Ok(())
+            })
+            .await;
+        let result = match result {
+            Ok(()) => {
+                self.wait("close", path)
+                    .run(None, async {
+                        writer.close().await.map_err(|e| map(e, "write", path))
+                    })
+                    .await
             }
-            writer.close().await
-        }
-        .await;
+            Err(e) => Err(e),
+        };
         if let Err(e) = result {
             drop(writer);
             self.delete_quietly(path).await;
-            return Err(map(e, "write", path));
+            return Err(e);
         }
         match (&self.checksummer, expected) {
             (Some(checksummer), Some(expected)) => {
@@ -517,8 +586,13 @@ impl HdfsStorage {
     }
 
     async fn delete_quietly(&self, path: &str) {
-        if let Err(err) = self.client.delete(path, false).await {
-            tracing::debug!(%err, path, "cleanup delete failed");
+        match self
+            .bounded("delete", path, self.client.delete(path, false))
+            .await
+        {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::debug!(%err, path, "cleanup delete failed"),
+            Err(err) => tracing::debug!(%err, path, "cleanup delete failed"),
         }
     }
 }
@@ -540,9 +614,8 @@ impl Storage for HdfsStorage {
     async fn stat(&self, location: &Location) -> Result<Entry> {
         let path = path_of(location);
         let status = self
-            .client
-            .get_file_info(path)
-            .await
+            .bounded("stat", path, self.client.get_file_info(path))
+            .await?
             .map_err(|e| map(e, "stat", path))?;
         Ok(Entry {
             location: location.clone(),
@@ -561,9 +634,8 @@ impl Storage for HdfsStorage {
     async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream> {
         let path = path_of(location).to_string();
         let reader = self
-            .client
-            .read(&path)
-            .await
+            .bounded("open", &path, self.client.read(&path))
+            .await?
             .map_err(|e| map(e, "read", &path))?;
         let len = reader.file_length() as u64;
         let range = range.unwrap_or(0..len);
@@ -571,10 +643,11 @@ impl Storage for HdfsStorage {
         if start >= end {
             return Ok(futures::stream::empty().boxed());
         }
+        let wait = self.wait("read", &path);
         let stream = reader
             .read_range_stream(start as usize, (end - start) as usize)
             .map_err(move |e| map(e, "read", &path));
-        Ok(stream.boxed())
+        Ok(idle_stream(stream.boxed(), wait))
     }
 
     async fn read_into(
@@ -586,19 +659,23 @@ impl Storage for HdfsStorage {
     ) -> Result<Vec<u8>> {
         let path = path_of(location);
         let reader = self
-            .client
-            .read(path)
-            .await
+            .bounded("open", path, self.client.read(path))
+            .await?
             .map_err(|e| map(e, "read", path))?;
         let file_length = reader.file_length() as u64;
         let filled = file_length.saturating_sub(offset).min(len as u64) as usize;
         // hdfs-native reads into a slice: this zeroes only bytes the buffer never held.
         buffer.resize(filled, 0);
         if filled > 0 {
-            reader
-                .read_range_buf(&mut buffer, offset as usize)
-                .await
-                .map_err(|e| map(e, "read", path))?;
+            // One wait for the whole range (hdfs-native reads it into the slice at once):
+            // bounded by the read timeout, so a part must not take longer than that.
+            self.bounded(
+                "read",
+                path,
+                reader.read_range_buf(&mut buffer, offset as usize),
+            )
+            .await?
+            .map_err(|e| map(e, "read", path))?;
         }
         Ok(buffer)
     }
@@ -626,6 +703,7 @@ impl Storage for HdfsStorage {
             location: location.clone(),
             path: path_of(location).to_string(),
             written: 0,
+            wait: self.wait("write", path_of(location)),
             verifier: self.checksummer.clone().zip(hasher),
             _permit: permit,
         }))
@@ -654,22 +732,27 @@ impl Storage for HdfsStorage {
 
     async fn delete(&self, location: &Location) -> Result<()> {
         let path = path_of(location);
-        match self.client.delete(path, false).await {
+        match self
+            .bounded("delete", path, self.client.delete(path, false))
+            .await?
+        {
             Ok(_) | Err(HdfsError::FileNotFound(_)) => Ok(()),
             Err(e) => Err(map(e, "delete", path)),
         }
     }
     async fn mkdirs(&self, location: &Location) -> Result<()> {
         let path = path_of(location);
-        self.client
-            .mkdirs(path, 0o755, true)
-            .await
+        self.bounded("mkdirs", path, self.client.mkdirs(path, 0o755, true))
+            .await?
             .map_err(|e| map(e, "mkdirs", path))
     }
 
     async fn rename(&self, from: &Location, to: &Location) -> Result<()> {
         let (src, dst) = (path_of(from), path_of(to));
-        match self.client.rename(src, dst, true).await {
+        match self
+            .bounded("rename", src, self.client.rename(src, dst, true))
+            .await?
+        {
             // HDFS does not create the destination's parent.
             Err(HdfsError::RPCError(class, _)) | Err(HdfsError::FatalRPCError(class, _))
                 if class == "java.io.FileNotFoundException"
@@ -678,9 +761,8 @@ impl Storage for HdfsStorage {
             {
                 let parent = to.parent().expect("checked above");
                 self.mkdirs(&parent).await?;
-                self.client
-                    .rename(src, dst, true)
-                    .await
+                self.bounded("rename", src, self.client.rename(src, dst, true))
+                    .await?
                     .map_err(|e| map(e, "rename", dst))
             }
             other => other.map_err(|e| map(e, "rename", dst)),
@@ -700,10 +782,13 @@ impl Storage for HdfsStorage {
     async fn set_modified(&self, location: &Location, modified: SystemTime) -> Result<()> {
         let path = path_of(location);
         // An access time of -1 leaves it unchanged.
-        self.client
-            .set_times(path, millis(modified), u64::MAX)
-            .await
-            .map_err(|e| map(e, "set_modified", path))
+        self.bounded(
+            "set_times",
+            path,
+            self.client.set_times(path, millis(modified), u64::MAX),
+        )
+        .await?
+        .map_err(|e| map(e, "set_modified", path))
     }
 }
 
@@ -714,6 +799,8 @@ struct HdfsWriter {
     location: Location,
     path: String,
     written: u64,
+    /// Bounds every wait of a write or close by the read timeout.
+    wait: Wait,
     verifier: Option<(Arc<Checksummer>, HdfsHasher)>,
     /// A large-write slot, held until the writer is done.
     _permit: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -730,9 +817,19 @@ impl ObjectWriter for HdfsWriter {
         if let Some((_, hasher)) = &mut self.verifier {
             hasher.update(&data);
         }
-        if let Err(e) = writer.write_bytes(data).await {
+        let path = &self.path;
+        let written = self
+            .wait
+            .run(None, async {
+                writer
+                    .write_bytes(data)
+                    .await
+                    .map_err(|e| map(e, "write", path))
+            })
+            .await;
+        if let Err(e) = written {
             self.writer = None;
-            return Err(map(e, "write", &self.path));
+            return Err(e);
         }
         self.written += len;
         Ok(())
@@ -743,10 +840,14 @@ impl ObjectWriter for HdfsWriter {
             .writer
             .take()
             .ok_or_else(|| Error::new(ErrorKind::Unexpected, "HDFS writer used after it failed"))?;
-        writer
-            .close()
-            .await
-            .map_err(|e| map(e, "write", &self.path))?;
+        let path = &self.path;
+        let mut close = self.wait.clone();
+        close.what = format!("close of {path}");
+        close
+            .run(None, async {
+                writer.close().await.map_err(|e| map(e, "write", path))
+            })
+            .await?;
         match self.verifier.take() {
             Some((checksummer, hasher)) => {
                 let verified = checksummer
@@ -767,7 +868,14 @@ impl ObjectWriter for HdfsWriter {
 
     async fn abort(mut self: Box<Self>) -> Result<()> {
         self.writer = None;
-        match self.client.delete(&self.path, false).await {
+        let mut wait = self.wait.clone();
+        wait.what = format!("delete of {}", self.path);
+        let deleted = wait
+            .run(None, async {
+                Ok(self.client.delete(&self.path, false).await)
+            })
+            .await?;
+        match deleted {
             Ok(_) | Err(HdfsError::FileNotFound(_)) => Ok(()),
             Err(e) => Err(map(e, "abort", &self.path)),
         }

@@ -27,7 +27,7 @@ use bytes::Bytes;
 use ferry_core::registry::{BackendFactory, BackendOptions, Registry};
 use ferry_core::storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter,
-    PartReceipt, Storage, WriteOptions, WriteReceipt,
+    PartReceipt, SpecialKind, Storage, WriteOptions, WriteReceipt,
 };
 use ferry_core::{Error, ErrorKind, Location, Result};
 use futures::StreamExt;
@@ -112,15 +112,36 @@ fn io_error<'a>(op: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> 
     move |e| Error::from_io(e, op, path.display()).with_context("backend", "local")
 }
 
+/// What the file type of `meta` is, as ferry lists it: regular files and directories, and
+/// everything else as a special entry that is reported and never read.
+fn kind_of(meta: &std::fs::Metadata) -> EntryKind {
+    use std::os::unix::fs::FileTypeExt;
+    let file_type = meta.file_type();
+    if file_type.is_dir() {
+        EntryKind::Directory
+    } else if file_type.is_file() {
+        EntryKind::File
+    } else if file_type.is_fifo() {
+        EntryKind::Special(SpecialKind::Fifo)
+    } else if file_type.is_socket() {
+        EntryKind::Special(SpecialKind::Socket)
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        EntryKind::Special(SpecialKind::Device)
+    } else {
+        EntryKind::Special(SpecialKind::Other)
+    }
+}
+
 fn entry_of(location: Location, meta: &std::fs::Metadata) -> Entry {
+    let kind = kind_of(meta);
     Entry {
         location,
-        kind: if meta.is_dir() {
-            EntryKind::Directory
+        kind,
+        size: if kind == EntryKind::File {
+            meta.len()
         } else {
-            EntryKind::File
+            0
         },
-        size: if meta.is_dir() { 0 } else { meta.len() },
         modified: meta.modified().ok(),
         checksum: None,
     }
@@ -151,6 +172,33 @@ fn read_at_into(
         .and_then(|_| handle.take(len as u64).read_to_end(buffer))
         .map_err(io_error("read", path))?;
     Ok(())
+}
+
+/// Opens `path` for reading, non-blocking (`O_NONBLOCK`: opening a FIFO never waits for a
+/// writer), and checks that it is a regular file: nothing else is ever read. Returns the file
+/// and its metadata.
+fn open_for_read(path: &Path) -> Result<(File, std::fs::Metadata)> {
+    let file = open_nonblocking(path)?;
+    let meta = file.metadata().map_err(io_error("read", path))?;
+    match kind_of(&meta) {
+        EntryKind::File => Ok((file, meta)),
+        EntryKind::Directory => Err(Error::new(ErrorKind::InvalidInput, "is a directory")
+            .with_operation("read")
+            .with_context("path", path.display())),
+        EntryKind::Special(kind) => Err(Error::new(ErrorKind::InvalidInput, kind.reason())
+            .with_operation("read")
+            .with_context("path", path.display())),
+    }
+}
+
+/// Opens `path` for reading with `O_NONBLOCK`: opening (and reading) a FIFO never waits.
+fn open_nonblocking(path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_error("read", path))
 }
 
 /// Creates `path` for writing, creating missing parent directories on demand.
@@ -211,13 +259,7 @@ impl Storage for LocalStorage {
         let file = {
             let path = path.clone();
             blocking(move || {
-                let file = File::open(&path).map_err(io_error("read", &path))?;
-                let meta = file.metadata().map_err(io_error("read", &path))?;
-                if meta.is_dir() {
-                    return Err(Error::new(ErrorKind::InvalidInput, "is a directory")
-                        .with_operation("read")
-                        .with_context("path", path.display()));
-                }
+                let (file, meta) = open_for_read(&path)?;
                 Ok((file, meta.len()))
             })
             .await?
@@ -256,9 +298,49 @@ impl Storage for LocalStorage {
     ) -> Result<Vec<u8>> {
         let path = local_path(location)?;
         blocking(move || {
-            let file = File::open(&path).map_err(io_error("read", &path))?;
+            // Non-blocking, without the type check of `open_for_read` (one `fstat` less per
+            // part): the engine reads only entries listed as regular files, and a file swapped
+            // for a FIFO since then reads as empty or fails, never waits.
+            let file = open_nonblocking(&path)?;
             read_at_into(&file, &path, offset, len, &mut buffer)?;
             Ok(buffer)
+        })
+        .await
+    }
+
+    async fn confirm_unchanged(&self, entry: &Entry) -> Result<()> {
+        let path = local_path(&entry.location)?;
+        let (size, modified) = (entry.size, entry.modified);
+        blocking(move || {
+            let (file, meta) = open_for_read(&path)?;
+            let changed = |what: String| {
+                Error::new(
+                    ErrorKind::Corrupted,
+                    format!("changed while being copied: {what}"),
+                )
+                .with_operation("read")
+                .with_context("path", path.display())
+            };
+            if meta.len() != size {
+                return Err(changed(format!(
+                    "listed with {size} bytes, now {} bytes",
+                    meta.len()
+                )));
+            }
+            if modified.is_some() && meta.modified().ok() != modified {
+                return Err(changed("its modification time moved".to_string()));
+            }
+            // A file can hold more than its size says (`/proc`, `/sys`): one byte past the
+            // listed end tells.
+            let mut beyond = Vec::new();
+            read_at_into(&file, &path, size, 1, &mut beyond)?;
+            if !beyond.is_empty() {
+                return Err(changed(format!(
+                    "it has more bytes than the {size} its size reports (a file whose size \
+                     is not its content, as in /proc, or one still being written)"
+                )));
+            }
+            Ok(())
         })
         .await
     }
@@ -431,13 +513,19 @@ fn walk(
     depth: Depth,
     tx: &tokio::sync::mpsc::Sender<Result<Entry>>,
 ) {
+    use std::os::unix::fs::MetadataExt;
     let meta = match std::fs::metadata(root) {
         Ok(meta) if meta.is_dir() => meta,
         _ => return, // missing prefix or a plain file: nothing below it
     };
-    let _ = meta;
-    let mut stack = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, rel)) = stack.pop() {
+    // Each directory to walk carries the (device, inode) of itself and its ancestors: a
+    // directory (through a symlink) that is one of them is a loop, reported and not entered.
+    let mut stack = vec![(
+        root.to_path_buf(),
+        String::new(),
+        Arc::new(vec![(meta.dev(), meta.ino())]),
+    )];
+    while let Some((dir, rel, ancestors)) = stack.pop() {
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) => {
@@ -484,10 +572,6 @@ fn walk(
             } else {
                 file_type.is_dir()
             };
-            if is_dir && depth == Depth::All {
-                stack.push((path, child_rel));
-                continue;
-            }
             let meta = match std::fs::metadata(&path) {
                 Ok(meta) => meta,
                 Err(e) if e.kind() == IoKind::NotFound => continue,
@@ -496,10 +580,19 @@ fn walk(
                     return;
                 }
             };
-            if tx
-                .blocking_send(Ok(entry_of(prefix.join(&child_rel), &meta)))
-                .is_err()
-            {
+            let mut entry = entry_of(prefix.join(&child_rel), &meta);
+            if is_dir && depth == Depth::All {
+                let id = (meta.dev(), meta.ino());
+                if !ancestors.contains(&id) {
+                    let mut below = Vec::with_capacity(ancestors.len() + 1);
+                    below.extend_from_slice(&ancestors);
+                    below.push(id);
+                    stack.push((path, child_rel, Arc::new(below)));
+                    continue;
+                }
+                entry.kind = EntryKind::Special(SpecialKind::DirectoryLoop);
+            }
+            if tx.blocking_send(Ok(entry)).is_err() {
                 return; // the consumer went away
             }
         }
@@ -715,6 +808,104 @@ mod tests {
             on.direct.is_some(),
             write::DirectFile::open(&path).is_some()
         );
+    }
+
+    async fn listed(root: &Path) -> Vec<(String, EntryKind)> {
+        use futures::TryStreamExt;
+        let prefix = Location::parse(root.to_str().unwrap()).unwrap();
+        let mut entries: Vec<_> = LocalStorage::default()
+            .list(&prefix)
+            .map_ok(|e| {
+                (
+                    e.location.strip_prefix(&prefix).unwrap().to_string(),
+                    e.kind,
+                )
+            })
+            .try_collect()
+            .await
+            .unwrap();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries
+    }
+
+    #[tokio::test]
+    async fn special_files_and_loops_are_listed_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::fs::write(root.join("d/f"), b"x").unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(root.join("pipe"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
+        std::os::unix::fs::symlink("..", root.join("d/up")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", root.join("null")).unwrap();
+        assert_eq!(
+            listed(root).await,
+            [
+                ("d/f".to_string(), EntryKind::File),
+                (
+                    "d/up".to_string(),
+                    EntryKind::Special(SpecialKind::DirectoryLoop)
+                ),
+                ("null".to_string(), EntryKind::Special(SpecialKind::Device)),
+                ("pipe".to_string(), EntryKind::Special(SpecialKind::Fifo)),
+                ("sock".to_string(), EntryKind::Special(SpecialKind::Socket)),
+            ]
+        );
+        // Reading a FIFO is refused at once instead of waiting for a writer; a part read of
+        // one returns at once, empty.
+        let pipe = Location::parse(root.join("pipe").to_str().unwrap()).unwrap();
+        let store = LocalStorage::default();
+        let part = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            store.read_into(&pipe, 0, 10, Vec::new()),
+        )
+        .await
+        .expect("a read of a FIFO must not wait for a writer");
+        assert!(part.map_or(true, |bytes| bytes.is_empty()));
+        let err = store.read(&pipe, None).await.err().unwrap();
+        assert!(
+            err.to_string().contains("not a regular file (a FIFO)"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn confirm_unchanged_catches_growth_rewrites_and_size_lies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello").unwrap();
+        let store = LocalStorage::default();
+        let at = Location::parse(path.to_str().unwrap()).unwrap();
+        let entry = store.stat(&at).await.unwrap();
+        store.confirm_unchanged(&entry).await.unwrap();
+        // Grown.
+        std::fs::write(&path, b"hello, world").unwrap();
+        let err = store.confirm_unchanged(&entry).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupted);
+        assert!(
+            err.to_string().contains("changed while being copied"),
+            "{err}"
+        );
+        // Same size, rewritten later.
+        let entry = store.stat(&at).await.unwrap();
+        let later = entry.modified.unwrap() + std::time::Duration::from_secs(5);
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert!(store.confirm_unchanged(&entry).await.is_err());
+        // Lists as 0 bytes, reads as more.
+        let version = Location::parse("/proc/version").unwrap();
+        let entry = store.stat(&version).await.unwrap();
+        assert_eq!(entry.size, 0);
+        let err = store.confirm_unchanged(&entry).await.unwrap_err();
+        assert!(err.to_string().contains("more bytes than the 0"), "{err}");
     }
 
     #[tokio::test]

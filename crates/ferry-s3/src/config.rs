@@ -12,7 +12,7 @@ use std::time::Duration;
 use ferry_core::registry::parse_flag;
 use ferry_core::{BackendOptions, Error, ErrorKind, OptionKey, Result};
 
-use crate::flink_conf;
+use crate::flink_conf::{self, FlinkS3Key};
 
 /// Default size above which a server-side copy uses parallel `UploadPartCopy` requests. One
 /// `CopyObject` is one request and, on stores that share data between copies, nearly free;
@@ -26,8 +26,7 @@ pub const DEFAULT_COPY_CONCURRENCY: usize = 8;
 pub const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
 
 /// Every option key this backend accepts, with its meaning and default (`ferry options`);
-/// any other key given for an S3 store is a usage error. The timeouts `connect_timeout`,
-/// `read_timeout` and `copy_timeout` are declared for the timeout work merged separately.
+/// any other key given for an S3 store is a usage error.
 pub const OPTIONS: &[OptionKey] = &[
     OptionKey::new(
         "endpoint",
@@ -87,8 +86,8 @@ pub const OPTIONS: &[OptionKey] = &[
     OptionKey::new("copy_concurrency", "part copies in flight per object", "8"),
     OptionKey::new(
         "response_timeout",
-        "seconds a request may wait for its response to start (0: no limit)",
-        "300",
+        "older name of read_timeout",
+        "read_timeout's",
     ),
     OptionKey::new(
         "connect_timeout",
@@ -97,13 +96,13 @@ pub const OPTIONS: &[OptionKey] = &[
     ),
     OptionKey::new(
         "read_timeout",
-        "seconds a response may stall between bytes (0: no limit)",
-        "60",
+        "seconds an answer may stall: no byte of its head or body, or of an upload (0: no limit)",
+        "15",
     ),
     OptionKey::new(
         "copy_timeout",
         "seconds one server-side copy request may take (0: no limit)",
-        "900",
+        "600",
     ),
     OptionKey::new(
         "flink_conf_dir",
@@ -149,15 +148,27 @@ pub struct S3Settings {
     pub copy_part_size: u64,
     /// `UploadPartCopy` requests in flight per object.
     pub copy_concurrency: usize,
-    /// How long one request may wait, from its start to the response's first byte, before it
-    /// fails (temporary, so it is retried); `None`: forever.
-    pub response_timeout: Option<Duration>,
+    /// How long connecting may take; `None`: forever.
+    pub connect_timeout: Option<Duration>,
+    /// How long a request may be silent — no answer, no next bytes of the answer's body, the
+    /// server taking none of an upload's body — before it fails (temporary, so it is
+    /// retried); the timer restarts on every progress. `None`: forever. (`response_timeout`
+    /// is an older name of it.)
+    pub read_timeout: Option<Duration>,
+    /// How long one server-side copy request (`CopyObject`, `UploadPartCopy`, which answer
+    /// only when the copy is done) may take; `None`: forever.
+    pub copy_timeout: Option<Duration>,
 }
 
-/// The default [`S3Settings::response_timeout`]: a server that took the request and went
-/// silent must not hang a copy forever, and a large part or a server-side copy of 1 GiB on a
-/// slow S3-compatible store must still have time.
-pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(300);
+/// The default [`S3Settings::connect_timeout`].
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default [`S3Settings::read_timeout`]: a server that took the request and went silent
+/// fails it within seconds (three attempts of metadata requests: under a minute), while a slow
+/// transfer that keeps flowing never times out.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(15);
+/// The default [`S3Settings::copy_timeout`]: a server-side copy of a 5 GiB object (or part)
+/// on a slow S3-compatible store must still have time.
+pub const DEFAULT_COPY_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl S3Settings {
     /// Reads the settings from backend options (and the Flink configuration they name).
@@ -170,15 +181,15 @@ impl S3Settings {
         };
         if let Some(dir) = options.get("flink_conf_dir") {
             let flink = flink_conf::read(std::path::Path::new(dir))?;
-            let get = |keys: &[&str]| keys.iter().find_map(|k| flink.get(*k).cloned());
-            settings.endpoint = get(&["s3.endpoint", "fs.s3a.endpoint"]);
-            settings.region = get(&["s3.region", "s3.endpoint.region", "fs.s3a.endpoint.region"]);
-            if let Some(v) = get(&["s3.path.style.access", "fs.s3a.path.style.access"]) {
-                settings.path_style = Some(parse_bool("s3.path.style.access", &v)?);
+            let get = |setting| flink_conf::s3_value(&flink, setting).map(|(_, v)| v.to_string());
+            settings.endpoint = get(FlinkS3Key::Endpoint);
+            settings.region = get(FlinkS3Key::Region);
+            if let Some((key, v)) = flink_conf::s3_value(&flink, FlinkS3Key::PathStyle) {
+                settings.path_style = Some(parse_bool(key, v)?);
             }
-            settings.access_key_id = get(&["s3.access-key", "s3.access.key", "fs.s3a.access.key"]);
-            settings.secret_access_key =
-                get(&["s3.secret-key", "s3.secret.key", "fs.s3a.secret.key"]).map(Secret);
+            settings.access_key_id = get(FlinkS3Key::AccessKey);
+            settings.secret_access_key = get(FlinkS3Key::SecretKey).map(Secret);
+            settings.session_token = get(FlinkS3Key::SessionToken).map(Secret);
         }
         let opt = |key: &str| options.get(key).map(str::to_string);
         if let Some(v) = opt("endpoint") {
@@ -224,8 +235,20 @@ impl S3Settings {
                 .filter(|n| *n > 0)
                 .ok_or_else(|| invalid("copy_concurrency must be a positive number"))?;
         }
-        settings.response_timeout = options
-            .timeout("response_timeout", Some(DEFAULT_RESPONSE_TIMEOUT))
+        settings.connect_timeout = options
+            .timeout("connect_timeout", Some(DEFAULT_CONNECT_TIMEOUT))
+            .map_err(|e| invalid(&e))?;
+        let key =
+            if options.get("read_timeout").is_none() && options.get("response_timeout").is_some() {
+                "response_timeout"
+            } else {
+                "read_timeout"
+            };
+        settings.read_timeout = options
+            .timeout(key, Some(DEFAULT_READ_TIMEOUT))
+            .map_err(|e| invalid(&e))?;
+        settings.copy_timeout = options
+            .timeout("copy_timeout", Some(DEFAULT_COPY_TIMEOUT))
             .map_err(|e| invalid(&e))?;
         settings.endpoint = settings.endpoint.map(|e| normalize_endpoint(&e));
         // Whatever the source (options, the Flink configuration), no output may show them.
@@ -342,6 +365,28 @@ mod tests {
         assert!(s.path_style(), "IP endpoints default to path style");
         let debug = format!("{s:?}");
         assert!(!debug.contains("SK"), "{debug}");
+    }
+
+    #[test]
+    fn presto_and_hadoop_spellings_in_flink_conf_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("flink-conf.yaml"),
+            "presto.s3.endpoint: http://127.0.0.1:9000\npresto.s3.path-style-access: false\n\
+             hive.s3.aws-access-key: AK\nfs.s3a.secret.key: SK\nfs.s3a.session.token: ST\n\
+             fs.s3a.endpoint.region: r3\n",
+        )
+        .unwrap();
+        let options =
+            BackendOptions::new().with("flink_conf_dir", dir.path().display().to_string());
+        let s = S3Settings::from_options(&options).unwrap();
+        assert_eq!(s.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        // Explicitly off, although IP endpoints default to path style.
+        assert!(!s.path_style());
+        assert_eq!(s.access_key_id.as_deref(), Some("AK"));
+        assert_eq!(s.secret_access_key, Some(Secret("SK".into())));
+        assert_eq!(s.session_token, Some(Secret("ST".into())));
+        assert_eq!(s.region.as_deref(), Some("r3"));
     }
 
     #[test]

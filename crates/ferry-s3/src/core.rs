@@ -13,6 +13,7 @@
 //! CRC32C it computed while streaming and asks for full-object CRC32C checksums.
 
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::meta::region::RegionProviderChain;
@@ -23,13 +24,14 @@ use aws_sdk_s3::config::{
     ResponseChecksumValidation, SharedHttpClient,
 };
 use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::primitives::{ByteStream, SdkBody};
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart, Delete,
     ObjectIdentifier,
 };
 use aws_sdk_s3::Client;
 use bytes::Bytes;
+use ferry_core::watchdog::{Activity, Wait};
 use ferry_core::{Error, ErrorKind, Location, Result};
 
 use crate::checksum::{crc_from_b64, crc_to_b64};
@@ -78,8 +80,15 @@ pub(crate) struct ListedPart {
 pub(crate) struct S3Core {
     /// Retries by the SDK's standard policy: for calls the engine does not retry itself.
     client: Client,
-    /// One attempt per call: for reads, writes and copies, which the engine retries.
+    /// One attempt per call: for reads and writes, which the engine retries. No SDK read
+    /// timeout: ferry's idle watchdog ([`S3Core::wait`]) bounds their silences instead, so a
+    /// slow upload that keeps flowing is not cut.
     single_attempt: Client,
+    /// One attempt per call, with the long `copy_timeout`: for server-side copies, which
+    /// answer only when done.
+    copy_client: Client,
+    /// The idle timeout of reads and writes (`read_timeout`).
+    read_timeout: Option<Duration>,
     /// `http://127.0.0.1:8333` or `AWS S3 (us-east-1)`: for messages and the identity.
     pub endpoint_label: String,
 }
@@ -163,9 +172,9 @@ impl S3Core {
                     .with_initial_backoff(Duration::from_millis(200)),
             )
             .timeout_config({
-                let mut timeouts =
-                    TimeoutConfig::builder().connect_timeout(Duration::from_secs(10));
-                timeouts.set_read_timeout(settings.response_timeout);
+                let mut timeouts = TimeoutConfig::builder();
+                timeouts.set_connect_timeout(settings.connect_timeout);
+                timeouts.set_read_timeout(settings.read_timeout);
                 timeouts.build()
             });
         if let Some(profile) = &settings.profile {
@@ -232,13 +241,42 @@ impl S3Core {
                     config
                         .to_builder()
                         .retry_config(RetryConfig::disabled())
+                        .timeout_config({
+                            // Explicitly off: an unset value would inherit the read timeout.
+                            let mut timeouts = TimeoutConfig::builder().disable_read_timeout();
+                            timeouts.set_connect_timeout(settings.connect_timeout);
+                            timeouts.build()
+                        })
                         .build(),
                 ),
+                copy_client: Client::from_conf(
+                    config
+                        .to_builder()
+                        .retry_config(RetryConfig::disabled())
+                        .timeout_config({
+                            let mut timeouts = TimeoutConfig::builder();
+                            timeouts.set_connect_timeout(settings.connect_timeout);
+                            timeouts.set_read_timeout(settings.copy_timeout);
+                            timeouts.build()
+                        })
+                        .build(),
+                ),
+                read_timeout: settings.read_timeout,
                 client: Client::from_conf(config),
                 endpoint_label,
             },
             access_key,
         ))
+    }
+
+    /// The wait for `what` from this store, bounded by `read_timeout` of silence.
+    pub fn wait(&self, what: String) -> Wait {
+        Wait {
+            what,
+            endpoint: self.endpoint_label.clone(),
+            idle: self.read_timeout,
+            option: "read_timeout",
+        }
     }
 
     fn site<'a>(&'a self, op: &'static str, bucket: &'a str, path: &'a Location) -> Site<'a> {
@@ -370,14 +408,18 @@ impl S3Core {
         range: Option<Range<u64>>,
     ) -> Result<Option<ByteStream>> {
         let (bucket, key) = bucket_key(location)?;
-        let result = self
+        let send = self
             .single_attempt
             .get_object()
             .bucket(bucket)
             .key(key)
             .set_range(range.map(|r| format!("bytes={}-{}", r.start, r.end - 1)))
-            .send()
-            .await;
+            .send();
+        let result = self
+            .wait(format!("the answer to GET {location}"))
+            .run(None, async { Ok(send.await) })
+            .await
+            .map_err(|e| e.with_operation("read").with_context("backend", "s3"))?;
         match result {
             Ok(out) => Ok(Some(out.body)),
             Err(err) if err.code() == Some("InvalidRange") => Ok(None),
@@ -390,18 +432,23 @@ impl S3Core {
     pub async fn s3_put(&self, location: &Location, data: Bytes, crc: u32) -> Result<Option<u32>> {
         let (bucket, key) = bucket_key(location)?;
         let len = data.len() as i64;
-        let out = self
+        let activity = Activity::new();
+        let send = self
             .single_attempt
             .put_object()
             .bucket(bucket)
             .key(key)
             .content_length(len)
             .checksum_crc32_c(crc_to_b64(crc))
-            .body(ByteStream::from(data))
+            .body(progress_body(data, &activity))
             .customize()
             .disable_payload_signing()
-            .send()
+            .send();
+        let out = self
+            .wait(format!("PUT {location}"))
+            .run(Some(&activity), async { Ok(send.await) })
             .await
+            .map_err(|e| e.with_operation("put").with_context("backend", "s3"))?
             .map_err(|e| map_sdk(e, self.site("put", bucket, location)))?;
         Ok(full_crc(out.checksum_crc32_c(), out.checksum_type()))
     }
@@ -439,7 +486,8 @@ impl S3Core {
     ) -> Result<String> {
         let (bucket, key) = bucket_key(location)?;
         let len = data.len() as i64;
-        let out = self
+        let activity = Activity::new();
+        let send = self
             .single_attempt
             .upload_part()
             .bucket(bucket)
@@ -448,11 +496,15 @@ impl S3Core {
             .part_number(number)
             .content_length(len)
             .checksum_crc32_c(crc_to_b64(crc))
-            .body(ByteStream::from(data))
+            .body(progress_body(data, &activity))
             .customize()
             .disable_payload_signing()
-            .send()
+            .send();
+        let out = self
+            .wait(format!("part {number} of {location}"))
+            .run(Some(&activity), async { Ok(send.await) })
             .await
+            .map_err(|e| e.with_operation("put_part").with_context("backend", "s3"))?
             .map_err(|e| {
                 map_sdk(e, self.site("put_part", bucket, location)).with_context("part", number)
             })?;
@@ -486,7 +538,7 @@ impl S3Core {
         let (src_bucket, src_key) = bucket_key(source)?;
         let (bucket, key) = bucket_key(target)?;
         let out = self
-            .single_attempt
+            .copy_client
             .upload_part_copy()
             .bucket(bucket)
             .key(key)
@@ -714,7 +766,7 @@ impl S3Core {
         let (src_bucket, src_key) = bucket_key(source)?;
         let (bucket, key) = bucket_key(target)?;
         let out = self
-            .single_attempt
+            .copy_client
             .copy_object()
             .bucket(bucket)
             .key(key)
@@ -744,6 +796,69 @@ fn full_crc_of_complete(value: Option<&str>, kind: Option<&ChecksumType>) -> Opt
 /// ferry's HTTP client: rustls with ring. The trust store is the system's roots, plus the
 /// PEM bundle of `ca_bundle` or `AWS_CA_BUNDLE` — read only when the endpoint is https, so a
 /// bundle variable meant for other tools never breaks a plain-http (loopback) endpoint.
+/// An upload body that hands the data to the connection in 64 KiB frames and records each
+/// hand-over in `activity`: the idle watchdog of the request sees a slow upload progress, and
+/// a server that stopped taking bytes go silent. Rebuilt from the same bytes if the SDK needs
+/// the body again.
+fn progress_body(data: Bytes, activity: &Arc<Activity>) -> ByteStream {
+    let activity = activity.clone();
+    ByteStream::new(SdkBody::retryable(move || {
+        SdkBody::from_body_1_x(ProgressBody {
+            total: data.len(),
+            data: data.clone(),
+            activity: activity.clone(),
+        })
+    }))
+}
+
+struct ProgressBody {
+    data: Bytes,
+    total: usize,
+    activity: Arc<Activity>,
+}
+
+/// Bytes an upload may still have in the kernel's send buffer when its last frame was handed
+/// over (Linux grows it up to 4 MiB by default).
+const SEND_BUFFER: usize = 4 << 20;
+/// The slowest link the defaults allow for draining that buffer.
+const DRAIN_FLOOR: usize = 256 << 10;
+
+/// Extra silence allowed after the last frame of a `total`-byte upload: its buffered tail
+/// draining at [`DRAIN_FLOOR`] (at most 16 s).
+fn drain_time(total: usize) -> Duration {
+    Duration::from_secs_f64(total.min(SEND_BUFFER) as f64 / DRAIN_FLOOR as f64)
+}
+
+impl http_body::Body for ProgressBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<std::result::Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.activity.touch();
+        if self.data.is_empty() {
+            return std::task::Poll::Ready(None);
+        }
+        if self.data.len() <= 64 * 1024 {
+            // The last frame: what is still in the send buffer drains unseen.
+            self.activity.allow_extra(drain_time(self.total));
+        }
+        let n = self.data.len().min(64 * 1024);
+        let frame = self.data.split_to(n);
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(frame))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.data.len() as u64)
+    }
+}
+
 fn http_client(settings: &S3Settings) -> Result<SharedHttpClient> {
     use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
     let mut trust = TrustStore::empty().with_native_roots(true);

@@ -305,7 +305,7 @@ where
                 Error::new(
                     Unexpected,
                     format!(
-                        "no answer from {} in time: {chain} (for a slow store, raise -o response_timeout=SECONDS)",
+                        "no answer from {} in time: {chain} (for a slow store, raise -o read_timeout=SECONDS, or copy_timeout for server-side copies)",
                         site.endpoint
                     ),
                 )

@@ -5,6 +5,14 @@
 //! are read by one small parser that understands what these files hold: comments, flat and
 //! nested (indented) keys, and plain or quoted scalar values. Lists are ignored; no S3 key is
 //! a list. `config.yaml` wins when both exist, as in Flink.
+//!
+//! S3 keys are recognised in every spelling Flink's two S3 filesystems accept: the prefixes
+//! `s3.`, `s3a.`, `fs.s3a.` (flink-s3-fs-hadoop, which hands `fs.s3a.*` to Hadoop's S3A),
+//! `presto.s3.` (flink-s3-fs-presto) and `hive.s3.` (Presto's own), each with dotted or
+//! dashed words (`path.style.access` = `path-style-access`, `access.key` = `access-key`,
+//! Presto's `aws-access-key`). When several spellings of one setting are present, the first
+//! prefix in that order wins. Other keys that look like S3 settings (those prefixes, or `fs.`
+//! keys naming s3) are not understood: [`unrecognised_s3_keys`] lists them for a warning.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,6 +42,71 @@ pub fn read(dir: &Path) -> Result<BTreeMap<String, String>> {
             dir.display()
         ),
     ))
+}
+
+/// The prefixes under which Flink's S3 filesystems read S3 settings, in precedence order.
+const S3_PREFIXES: &[&str] = &["s3.", "s3a.", "fs.s3a.", "presto.s3.", "hive.s3."];
+
+/// One S3 setting ferry reads from a Flink configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlinkS3Key {
+    /// `…endpoint`.
+    Endpoint,
+    /// `…region`, `…endpoint.region`.
+    Region,
+    /// `…path.style.access`.
+    PathStyle,
+    /// `…access.key`, `…aws.access.key`.
+    AccessKey,
+    /// `…secret.key`, `…aws.secret.key`.
+    SecretKey,
+    /// `…session.token`.
+    SessionToken,
+}
+
+/// What an S3-looking key means: `Some(Some(setting))` understood, `Some(None)` known and not
+/// needed (entropy injection, which ferry reads from `_metadata`), `None` not understood.
+fn classify(key: &str) -> Option<Option<FlinkS3Key>> {
+    let rest = S3_PREFIXES.iter().find_map(|p| key.strip_prefix(p))?;
+    let words = rest.to_ascii_lowercase().replace('-', ".");
+    Some(Some(match words.as_str() {
+        "endpoint" => FlinkS3Key::Endpoint,
+        "region" | "endpoint.region" => FlinkS3Key::Region,
+        "path.style.access" => FlinkS3Key::PathStyle,
+        "access.key" | "aws.access.key" => FlinkS3Key::AccessKey,
+        "secret.key" | "aws.secret.key" => FlinkS3Key::SecretKey,
+        "session.token" => FlinkS3Key::SessionToken,
+        w if w.starts_with("entropy.") => return Some(None),
+        _ => return None,
+    }))
+}
+
+/// The value of `setting` in `conf`, under whichever spelling is present (see the module doc
+/// for precedence), with the key it was found under.
+pub fn s3_value(conf: &BTreeMap<String, String>, setting: FlinkS3Key) -> Option<(&str, &str)> {
+    S3_PREFIXES.iter().find_map(|prefix| {
+        conf.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .find(|(k, _)| classify(k) == Some(Some(setting)))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    })
+}
+
+/// Keys of `conf` that look like S3 settings but that ferry does not understand (a typo, or
+/// a setting ferry has no use for): those under an S3 prefix that no rule above reads, and
+/// `fs.` keys naming s3 outside those prefixes (`fs.s3.endpoint`, `fs.s3n.…`).
+pub fn unrecognised_s3_keys(conf: &BTreeMap<String, String>) -> Vec<String> {
+    conf.keys()
+        .filter(|key| {
+            let s3_prefixed = S3_PREFIXES.iter().any(|p| key.starts_with(p));
+            if s3_prefixed {
+                classify(key).is_none()
+            } else {
+                key.starts_with("fs.") && key.to_ascii_lowercase().contains("s3")
+            }
+        })
+        .cloned()
+        .collect()
 }
 
 /// Parses Flink's YAML subset into flattened dotted keys.
@@ -122,6 +195,45 @@ mod tests {
         assert_eq!(conf["s3.region"], "eu-west-1");
         assert_eq!(conf["jobmanager.rpc.port"], "6123");
         assert_eq!(conf["taskmanager.numberOfTaskSlots"], "2");
+    }
+
+    #[test]
+    fn every_flink_spelling_of_an_s3_key_is_recognised() {
+        for (key, setting) in [
+            ("s3.endpoint", FlinkS3Key::Endpoint),
+            ("fs.s3a.endpoint", FlinkS3Key::Endpoint),
+            ("presto.s3.endpoint", FlinkS3Key::Endpoint),
+            ("hive.s3.endpoint", FlinkS3Key::Endpoint),
+            ("s3.path-style-access", FlinkS3Key::PathStyle),
+            ("s3.path.style.access", FlinkS3Key::PathStyle),
+            ("fs.s3a.path.style.access", FlinkS3Key::PathStyle),
+            ("presto.s3.path-style-access", FlinkS3Key::PathStyle),
+            ("hive.s3.path-style-access", FlinkS3Key::PathStyle),
+            ("s3a.access-key", FlinkS3Key::AccessKey),
+            ("s3.access.key", FlinkS3Key::AccessKey),
+            ("hive.s3.aws-access-key", FlinkS3Key::AccessKey),
+            ("s3.secret-key", FlinkS3Key::SecretKey),
+            ("fs.s3a.secret.key", FlinkS3Key::SecretKey),
+            ("fs.s3a.session.token", FlinkS3Key::SessionToken),
+            ("s3.endpoint.region", FlinkS3Key::Region),
+            ("fs.s3a.endpoint.region", FlinkS3Key::Region),
+        ] {
+            let conf = BTreeMap::from([(key.to_string(), "v".to_string())]);
+            assert_eq!(s3_value(&conf, setting), Some((key, "v")), "{key}");
+            assert!(unrecognised_s3_keys(&conf).is_empty(), "{key}");
+        }
+    }
+
+    #[test]
+    fn s3_looking_keys_that_are_not_understood_are_listed() {
+        let conf = parse(
+            "s3.path-stlye-access: true\nfs.s3.endpoint: http://h\ns3.entropy.key: _e_\n\
+             fs.default-scheme: hdfs://nn\nstate.backend: rocksdb\ns3.endpoint: http://h\n",
+        );
+        assert_eq!(
+            unrecognised_s3_keys(&conf),
+            ["fs.s3.endpoint", "s3.path-stlye-access"]
+        );
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! * **Configuration** from `BackendOptions` (per side: `endpoint`, `region`, `profile`,
 //!   `path_style`, `access_key_id`, `secret_access_key`, `session_token`, `anonymous`,
 //!   `ca_bundle`, `copy_threshold`, `copy_part_size`, `copy_concurrency`), a Flink configuration
-//!   (`flink_conf_dir`: `s3.endpoint`, `s3.path.style.access`, `s3.access-key`, `s3.secret-key`,
-//!   `s3.region`) and the SDK's standard credential chain. See `docs/backends/s3.md`.
+//!   (`flink_conf_dir`: endpoint, region, path-style access, access and secret key, session
+//!   token, under every spelling Flink's S3 filesystems accept — see [`flink_conf`]) and the
+//!   SDK's standard credential chain. See `docs/backends/s3.md`.
 //! * **Integrity**: every PUT and part carries the CRC32C ferry computed while reading; the
 //!   server verifies it, multipart uploads ask for a full-object CRC32C, and `stat`/`checksum`
 //!   report it, so the engine verifies copies without reading them back.
@@ -18,7 +19,7 @@
 //!   within its memory budget; failed uploads are aborted.
 //!
 //! Layout: [`backend`] (the `Storage` and its factory), `core` (every SDK call), `reader`,
-//! `writer`, `copy`, `error` (the error table), [`config`] and `flink_conf` (settings).
+//! `writer`, `copy`, `error` (the error table), [`config`] and [`flink_conf`] (settings).
 
 pub mod backend;
 mod checksum;
@@ -26,7 +27,7 @@ pub mod config;
 mod copy;
 mod core;
 mod error;
-mod flink_conf;
+pub mod flink_conf;
 mod reader;
 mod writer;
 

@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 use ferry_core::storage::{ByteStream, Storage};
+use ferry_core::watchdog::idle_stream;
 use ferry_core::{Error, ErrorKind, Location, Result};
 use futures::StreamExt;
 
@@ -37,6 +38,7 @@ pub(crate) async fn read(
     let Some(body) = store.core.s3_get(location, range).await? else {
         return Ok(futures::stream::empty().boxed());
     };
+    let wait = store.core.wait(format!("the body of {location}"));
     let location = location.clone();
     let stream = futures::stream::unfold(Some(body), move |body| {
         let location = location.clone();
@@ -49,7 +51,8 @@ pub(crate) async fn read(
             }
         }
     });
-    Ok(stream.boxed())
+    // Each wait for the next chunk is bounded by the idle timeout.
+    Ok(idle_stream(stream.boxed(), wait))
 }
 
 /// Reads up to `len` bytes from `offset` into `buffer` (replacing its contents) with one
@@ -71,7 +74,9 @@ pub(crate) async fn read_into(
     let Some(mut body) = store.core.s3_get(location, Some(offset..end)).await? else {
         return Ok(buffer);
     };
-    while let Some(chunk) = body.next().await {
+    let wait = store.core.wait(format!("the body of {location}"));
+    // Each wait for the next chunk is bounded by the idle timeout.
+    while let Some(chunk) = wait.run(None, async { Ok(body.next().await) }).await? {
         let chunk = chunk.map_err(|e| body_error(location, e))?;
         if chunk.len() > len - buffer.len() {
             return Err(Error::new(

@@ -99,7 +99,7 @@ fn copy_options(args: &CpArgs) -> anyhow::Result<CopyOptions> {
         filter: Filter::new(&args.include, &args.exclude)?,
         preserve_mtime: args.preserve_mtime,
         destination_is_dir: args.dst.ends_with('/'),
-        ..super::transfer_options(&args.transfer)?
+        ..super::transfer_options(&args.transfer, args.dry_run)?
     })
 }
 
@@ -109,21 +109,26 @@ fn summary(report: &CopyReport) -> String {
     } else {
         "copied"
     };
+    let special = match report.files_special {
+        0 => String::new(),
+        n => format!("; {n} not regular files or loops"),
+    };
     let mut text = format!(
-        "{verb} {} files ({}), skipped {} ({}), failed {} in {:.1}s",
+        "{verb} {} files ({}), skipped {} ({}; {} already there{special}), failed {} in {:.1}s",
         report.files_copied,
         human_bytes(report.bytes_copied),
         report.files_skipped,
         human_bytes(report.bytes_skipped),
+        report.files_already_there,
         report.files_failed,
         report.duration_seconds,
     );
     if report.dry_run {
         text = format!(
             "dry run: {} files, {} to copy; {} files already there; nothing written",
-            report.files_total,
+            report.files_total - report.files_special,
             human_bytes(report.bytes_total - report.bytes_skipped),
-            report.files_skipped
+            report.files_skipped - report.files_special
         );
     } else if report.bytes_copied > 0 {
         text.push_str(&format!(

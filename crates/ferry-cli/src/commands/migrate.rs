@@ -38,7 +38,7 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
     let options = MigrateOptions {
         copy: ferry_core::transfer::CopyOptions {
             dry_run: args.dry_run,
-            ..super::transfer_options(&args.transfer)?
+            ..super::transfer_options(&args.transfer, args.dry_run)?
         },
         external_root: args
             .external_root
@@ -203,12 +203,16 @@ fn print_outcome(out: &mut impl Write, report: &MigrateReport) -> std::io::Resul
         return Ok(());
     }
     if let Some(copy) = &report.copy {
+        let special = match copy.files_special {
+            0 => String::new(),
+            n => format!(", {n} not regular files skipped"),
+        };
         writeln!(
             out,
-            "copied      {} files ({}), {} already there, {} failed, in {:.1}s",
+            "copied      {} files ({}), {} already there{special}, {} failed, in {:.1}s",
             copy.files_copied,
             human_bytes(copy.bytes_copied),
-            copy.files_skipped,
+            copy.files_skipped - copy.files_special,
             copy.files_failed,
             copy.duration_seconds
         )?;

@@ -39,7 +39,8 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 /// The core's copy options from the shared transfer flags.
-pub fn transfer_options(args: &TransferArgs) -> anyhow::Result<CopyOptions> {
+/// `dry_run`: nothing may be written, not even the state directory.
+pub fn transfer_options(args: &TransferArgs, dry_run: bool) -> anyhow::Result<CopyOptions> {
     check_ranges(args)?;
     Ok(CopyOptions {
         concurrency: args.concurrency.unwrap_or(0),
@@ -58,7 +59,9 @@ pub fn transfer_options(args: &TransferArgs) -> anyhow::Result<CopyOptions> {
             VerifyArg::Checksum => VerifyMode::Checksum,
             VerifyArg::Full => VerifyMode::Full,
         },
-        journal_dir: (!args.no_resume).then(|| journal_dir(args)).flatten(),
+        journal_dir: (!args.no_resume)
+            .then(|| journal_dir(args, dry_run))
+            .flatten(),
         // A test hook (docs/architecture.md): a fixed-pace client, to compare against.
         adaptive_throttle: std::env::var("FERRY_ADAPTIVE_THROTTLE").map_or(true, |v| v != "off"),
         ..CopyOptions::default()
@@ -106,8 +109,10 @@ fn check_ranges(args: &TransferArgs) -> anyhow::Result<()> {
 }
 
 /// `--state-dir`/`FERRY_STATE_DIR`, else `$XDG_STATE_HOME/ferry`, else `~/.local/state/ferry`;
-/// journals go in its `journals/` folder.
-fn journal_dir(args: &TransferArgs) -> Option<PathBuf> {
+/// journals go in its `journals/` folder. A folder ferry cannot create or write to (a
+/// read-only HOME in a container) means no journal, with a warning — not a failed copy: a
+/// re-run still skips the files already at the destination with the same bytes.
+fn journal_dir(args: &TransferArgs, dry_run: bool) -> Option<PathBuf> {
     let base = args.state_dir.clone().or_else(|| {
         std::env::var_os("XDG_STATE_HOME")
             .map(|d| PathBuf::from(d).join("ferry"))
@@ -115,5 +120,33 @@ fn journal_dir(args: &TransferArgs) -> Option<PathBuf> {
                 std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/ferry"))
             })
     })?;
-    Some(base.join("journals"))
+    let dir = base.join("journals");
+    if dry_run {
+        // Only read: a journal that cannot be read is no journal (the engine says why).
+        return Some(dir);
+    }
+    match writable(&dir) {
+        Ok(()) => Some(dir),
+        Err(err) => {
+            crate::exit::note!(
+                "ferry: warning: cannot keep a resume journal in {}: {err}; copying without one \
+                 (a re-run still skips files already there with the same bytes; --state-dir \
+                 DIR to choose another place)",
+                dir.display()
+            );
+            None
+        }
+    }
+}
+
+/// Creates `dir` if needed and checks that a file can be created in it.
+fn writable(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".ferry-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&probe)?;
+    std::fs::remove_file(&probe)
 }

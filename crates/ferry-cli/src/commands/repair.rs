@@ -50,7 +50,7 @@ pub async fn run(args: RepairArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
         &snapshot.location,
         (!roots.is_empty()).then_some(roots),
         args.in_place,
-        super::transfer_options(&args.transfer)?,
+        super::transfer_options(&args.transfer, !args.in_place)?,
         progress.clone(),
     )
     .await

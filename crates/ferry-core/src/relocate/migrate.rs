@@ -382,6 +382,7 @@ pub(super) fn merge(total: &mut CopyReport, part: CopyReport) {
     total.files_total += part.files_total;
     total.files_copied += part.files_copied;
     total.files_skipped += part.files_skipped;
+    total.files_special += part.files_special;
     total.files_failed += part.files_failed;
     total.bytes_total += part.bytes_total;
     total.bytes_copied += part.bytes_copied;
@@ -390,6 +391,7 @@ pub(super) fn merge(total: &mut CopyReport, part: CopyReport) {
     total.duration_seconds += part.duration_seconds;
     total.peak_buffered_bytes = total.peak_buffered_bytes.max(part.peak_buffered_bytes);
     total.failures.extend(part.failures);
+    total.skipped.extend(part.skipped);
     total.journal = total.journal.take().or(part.journal);
     total.throughput_bytes_per_second = if total.duration_seconds > 0.0 {
         total.bytes_copied as f64 / total.duration_seconds
@@ -652,26 +654,23 @@ async fn stat_references(
         };
         stores.insert(key, store);
     }
-    let results: Vec<(Arc<dyn Storage>, Result<Entry>, &Reference)> =
-        futures::stream::iter(references)
-            .map(|reference| {
-                let store = stores[&(
-                    reference.location.scheme().to_string(),
-                    reference.location.authority().map(str::to_string),
-                )]
-                    .clone();
-                async move {
-                    let entry = store.stat(&reference.location).await;
-                    (store, entry, reference)
-                }
-            })
-            .buffered(32)
-            .collect()
-            .await;
-    let mut entries = Vec::with_capacity(results.len());
+    let mut results = futures::stream::iter(references)
+        .map(|reference| {
+            let store = stores[&(
+                reference.location.scheme().to_string(),
+                reference.location.authority().map(str::to_string),
+            )]
+                .clone();
+            async move {
+                let entry = store.stat(&reference.location).await;
+                (store, entry, reference)
+            }
+        })
+        .buffered(32);
+    let mut entries = Vec::with_capacity(references.len());
     let mut problems = Vec::new();
     let mut relative_missing = false;
-    for (store, entry, reference) in results {
+    while let Some((store, entry, reference)) = results.next().await {
         match entry {
             Ok(entry) => {
                 if let Some(size) = reference.size {
@@ -689,13 +688,15 @@ async fn stat_references(
                 }
                 entries.push((store, entry));
             }
-            Err(err) if err.kind() == ErrorKind::NotFound => {
+            Err(err) if err.kind() == ErrorKind::NotFound && !err.is_store_unreachable() => {
                 relative_missing |= reference.relative;
                 problems.push(format!(
                     "{} is missing ({})",
                     reference.location, reference.breadcrumb
                 ))
             }
+            // The first other error ends the plan (a store that cannot be reached fails the
+            // migration once, not once per file).
             Err(err) => return Err(err),
         }
     }

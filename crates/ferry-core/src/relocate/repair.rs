@@ -160,7 +160,9 @@ pub async fn missing_relative(
     for (entry, reference) in checks {
         match entry {
             Ok(_) => {}
-            Err(err) if err.kind() == ErrorKind::NotFound => missing.push(reference.clone()),
+            Err(err) if err.kind() == ErrorKind::NotFound && !err.is_store_unreachable() => {
+                missing.push(reference.clone())
+            }
             Err(err) => return Err(err),
         }
     }

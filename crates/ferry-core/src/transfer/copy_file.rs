@@ -31,6 +31,12 @@ impl Context {
                     Action::Stream => self.stream(file, &staging).await?,
                     Action::Single | Action::Skip(_) => self.single(file, &staging).await?,
                 };
+                if action != Action::ServerSideCopy {
+                    // What was read must be the whole file as listed, unchanged since: a file
+                    // that grew, shrank, was rewritten, or lists a size smaller than its
+                    // content (`/proc`) is never passed off as a verified copy.
+                    self.src.storage.confirm_unchanged(&file.entry).await?;
+                }
                 self.verify(file, &staging, crc, &receipt).await?;
                 Ok(crc)
             })
@@ -57,11 +63,20 @@ impl Context {
         }
         // Journal first: a crash between the two then costs a re-copy, never a wrong skip.
         if let (Some(journal), Some(crc)) = (&self.journal, crc) {
+            // The destination's mtime as written (a rename keeps it): a later run that finds
+            // another one knows the file was changed behind ferry's back (`plan`). One stat;
+            // a store that cannot say leaves it unrecorded, and a later run then compares
+            // content instead.
+            let dst_mtime_ns = match self.dst.storage.stat(&staging).await {
+                Ok(entry) => mtime_ns(entry.modified),
+                Err(_) => None,
+            };
             journal.append(&Record::Done {
                 rel: file.rel.clone(),
                 size: file.entry.size,
                 mtime_ns: mtime_ns(file.entry.modified),
                 crc32c: crc,
+                dst_mtime_ns,
             })?;
         }
         if staging != file.target {

@@ -10,7 +10,8 @@
 //!
 //! Records:
 //! * `job` — the source and destination, for humans reading the file;
-//! * `done` — a file copied and verified: relative path, size, source mtime, CRC32C;
+//! * `done` — a file copied and verified: relative path, size, source mtime, CRC32C, and the
+//!   destination's mtime right after the write (so a later run can tell it was changed);
 //! * `upload` — a multipart upload started: its token (upload id / temp path) and part size;
 //! * `part` — one part of that upload written, with its CRC32C and the store's tag.
 
@@ -45,6 +46,11 @@ pub enum Record {
         mtime_ns: Option<u64>,
         /// CRC32C of the content.
         crc32c: u32,
+        /// The destination's mtime (nanoseconds since the epoch) as the store reported it
+        /// right after the write: a later run skips the file only if it is unchanged. Absent
+        /// in journals of older versions and when the store reports none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dst_mtime_ns: Option<u64>,
     },
     /// A multipart upload started.
     Upload {
@@ -77,6 +83,8 @@ pub enum Record {
 pub struct PriorState {
     /// The file was finished: (size, mtime_ns, crc32c).
     pub done: Option<(u64, Option<u64>, u32)>,
+    /// With `done`: the destination's mtime right after the write, if recorded.
+    pub dst_mtime_ns: Option<u64>,
     /// An unfinished upload: (size, mtime_ns, part_size, token).
     pub upload: Option<(u64, Option<u64>, u64, String)>,
     /// Parts of that upload written, with their CRC32C.
@@ -198,9 +206,11 @@ pub fn parse(bytes: &[u8]) -> HashMap<String, PriorState> {
                 size,
                 mtime_ns,
                 crc32c,
+                dst_mtime_ns,
             } => {
                 let state = prior.entry(rel).or_default();
                 state.done = Some((size, mtime_ns, crc32c));
+                state.dst_mtime_ns = dst_mtime_ns;
                 state.upload = None;
                 state.parts.clear();
             }
@@ -213,6 +223,7 @@ pub fn parse(bytes: &[u8]) -> HashMap<String, PriorState> {
             } => {
                 let state = prior.entry(rel).or_default();
                 state.done = None;
+                state.dst_mtime_ns = None;
                 state.upload = Some((size, mtime_ns, part_size, token));
                 state.parts.clear();
             }
@@ -257,6 +268,7 @@ mod tests {
                 size: 3,
                 mtime_ns: Some(9),
                 crc32c: 1,
+                dst_mtime_ns: None,
             })
             .unwrap();
             j.append(&Record::Upload {

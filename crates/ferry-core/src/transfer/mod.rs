@@ -46,7 +46,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::location::Location;
-use crate::storage::{Entry, Storage};
+use crate::storage::{Entry, SpecialKind, Storage};
 use budget::ByteBudget;
 use buffers::BufferPool;
 use filter::Filter;
@@ -180,9 +180,13 @@ pub(crate) struct Context {
 /// Copies `source` to `destination`.
 ///
 /// Returns the report even when files failed (`files_failed > 0`); returns `Err` only when the
-/// copy could not start or the listing failed (missing source, destination of the wrong kind,
-/// a destination that is the source or lies inside a source tree ([`overlap`]), unreadable
-/// journal).
+/// copy could not start (missing source, a source that is not a regular file or directory,
+/// destination of the wrong kind, a destination that is the source or lies inside a source
+/// tree ([`overlap`]), unreadable journal) or the listing failed. A listing that fails after
+/// files were written lets the files in flight finish, then says how many were written ("N
+/// files were written to DST before the listing failed: …"). Special entries of a tree
+/// (FIFOs, sockets, devices, directory symlink loops) are skipped, never opened, and listed in
+/// [`CopyReport::skipped`].
 pub async fn copy(
     source: Endpoint,
     destination: Endpoint,
@@ -203,6 +207,16 @@ pub async fn copy(
     let job_key = format!("{}\n{}", source.location, destination.location);
     let mut context = Context::new(source, destination, options, observer, &job_key)?;
     let source_exists = source_entry.is_some();
+    if let Some(kind) = source_entry.as_ref().and_then(Entry::special) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "source {} is {}; ferry copies regular files and directories",
+                context.src.location,
+                kind.reason()
+            ),
+        ));
+    }
     let files = match source_entry.filter(|e| !e.is_dir()) {
         Some(file) => single_file(&context, file).await?,
         None => {
@@ -345,8 +359,21 @@ async fn run(context: Context, files: FileStream, started: Instant) -> Result<Co
         ..CopyReport::default()
     };
     let context = Arc::new(context);
+    // A listing error ends the listing, not the copy: the files already handed out finish
+    // (written and verified, or failed), so the error can say exactly what was left.
+    let listing_error = Arc::new(std::sync::Mutex::new(None::<Error>));
+    let slot = listing_error.clone();
+    let files = files.scan((), move |(), file| {
+        futures::future::ready(match file {
+            Ok(file) => Some(file),
+            Err(err) => {
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(err);
+                None
+            }
+        })
+    });
     let mut outcomes = files
-        .map_ok(|file| {
+        .map(|file| {
             let context = context.clone();
             async move {
                 tokio::spawn(async move { context.transfer(file).await })
@@ -356,10 +383,18 @@ async fn run(context: Context, files: FileStream, started: Instant) -> Result<Co
                     })
             }
         })
-        .try_buffer_unordered(context.files_in_flight());
-    while let Some(outcome) = outcomes.try_next().await? {
+        .buffer_unordered(context.files_in_flight());
+    while let Some(outcome) = outcomes.next().await {
+        let outcome = outcome?;
         context.observer.finished(&outcome);
         report.record(&outcome);
+    }
+    let listing_error = listing_error
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(err) = listing_error {
+        return Err(listing_failed(err, &report));
     }
     report.peak_buffered_bytes = context.buffers.budget().peak();
     report.finish(started.elapsed());
@@ -367,6 +402,26 @@ async fn run(context: Context, files: FileStream, started: Instant) -> Result<Co
 }
 
 type FileStream = futures::stream::BoxStream<'static, Result<SourceFile>>;
+
+/// The error of a listing that failed part-way: as it is when nothing was written, else
+/// prefixed with what the run left at the destination (the files it wrote there are complete
+/// and verified; a re-run of the same command skips them once the cause is fixed).
+fn listing_failed(err: Error, report: &CopyReport) -> Error {
+    if report.files_copied == 0 || report.dry_run {
+        return err;
+    }
+    let files = match report.files_copied {
+        1 => "1 file was".to_string(),
+        n => format!("{n} files were"),
+    };
+    Error::new(
+        err.kind(),
+        format!(
+            "{files} written to {} before the listing failed: {err}",
+            report.destination
+        ),
+    )
+}
 
 fn open_journal(
     options: &CopyOptions,
@@ -379,15 +434,23 @@ fn open_journal(
     };
     let path = dir.join(format!("{:016x}.jsonl", journal::fnv1a64(job_key)));
     let journal = if options.dry_run {
-        Journal::read_only(&path)?
+        Journal::read_only(&path)
     } else {
         Journal::open(
             &path,
             &source.location.to_string(),
             &destination.location.to_string(),
-        )?
+        )
     };
-    Ok(Some(journal))
+    // A journal that cannot be kept costs resumability, not the copy: a re-run still skips
+    // files already at the destination with the same bytes (`plan`).
+    match journal {
+        Ok(journal) => Ok(Some(journal)),
+        Err(err) => {
+            tracing::warn!("no resume journal: {err}");
+            Ok(None)
+        }
+    }
 }
 
 /// The one-file case: `ferry cp a.bin dst` writes `dst`, or `dst/a.bin` when `dst` is a
@@ -476,7 +539,21 @@ impl Context {
             action: report::Action::Single,
             crc32c: None,
             error: None,
+            note: None,
         };
+        if let Some(kind) = file.entry.special() {
+            // Never opened: a FIFO would block a read forever, a loop never ends.
+            let reason = match kind {
+                SpecialKind::DirectoryLoop => report::SkipReason::DirectoryLoop,
+                _ => report::SkipReason::NotRegularFile,
+            };
+            tracing::debug!(file = %file.rel, reason = kind.reason(), "skipped");
+            outcome.size = 0;
+            outcome.action = report::Action::Skip(reason);
+            outcome.note = Some(kind.reason().to_string());
+            self.observer.planned(&file.rel, 0, outcome.action);
+            return outcome;
+        }
         match self.plan(&file).await {
             Ok(action) => {
                 outcome.action = action;

@@ -28,12 +28,16 @@ impl Context {
                         format!("destination {} is a directory, not a file", file.target),
                     ));
                 }
-                // A plain re-run trusts the journal; `--update` asks for a real comparison.
-                let done = prior.and_then(|p| p.done).filter(|_| !self.opts.update);
-                if done.is_some_and(|(size, mtime, _)| {
+                // A plain re-run trusts the journal — if the destination is unchanged since it
+                // was written; `--update` asks for a real comparison.
+                let done = prior
+                    .and_then(|p| p.done.map(|d| (d, p.dst_mtime_ns)))
+                    .filter(|_| !self.opts.update);
+                if done.is_some_and(|((size, mtime, crc), dst_mtime)| {
                     size == file.entry.size
                         && mtime == mtime_ns(file.entry.modified)
                         && existing.size == size
+                        && unchanged_since_written(&existing, crc, dst_mtime)
                 }) {
                     return Ok(Action::Skip(SkipReason::AlreadyCopied));
                 }
@@ -41,22 +45,25 @@ impl Context {
                     if self.up_to_date(file, &existing).await? {
                         return Ok(Action::Skip(SkipReason::UpToDate));
                     }
-                } else if (resumed || self.opts.skip_identical)
+                } else if (resumed || self.opts.skip_identical || !self.opts.overwrite)
                     && existing.size == file.entry.size
                     && self.same_content(file, &existing).await?
                 {
-                    // An earlier run of this job wrote it but died before journaling it, or
-                    // (relocation) an identical immutable file is already there.
+                    // An earlier run of this job wrote it but died before journaling it;
+                    // (relocation) an identical immutable file is already there; or a run
+                    // from another host or state directory copied it: a re-run is a resume.
                     return Ok(Action::Skip(if resumed {
                         SkipReason::AlreadyCopied
-                    } else {
+                    } else if self.opts.skip_identical {
                         SkipReason::UpToDate
+                    } else {
+                        SkipReason::AlreadyThere
                     }));
                 } else if !self.opts.overwrite {
                     return Err(Error::new(
                         ErrorKind::AlreadyExists,
-                        "destination exists (pass --update to skip unchanged files, \
-                         --overwrite to replace)",
+                        "destination exists with other content (pass --overwrite to replace \
+                         it, --update to copy only changed files)",
                     )
                     .with_context("path", &file.target));
                 }
@@ -108,12 +115,31 @@ impl Context {
         self.same_content(file, existing).await
     }
 
-    /// Whether source and destination hold the same bytes, by CRC32C: the stores' own values
-    /// where they report them, otherwise computed by reading.
+    /// Whether source and destination hold the same bytes (sizes already equal): the same
+    /// whole-object checksum where both listings carry one of one kind (CRC32C, MD5), else by
+    /// CRC32C — the stores' own values where they report them, otherwise computed by reading.
     async fn same_content(&self, file: &SourceFile, existing: &Entry) -> Result<bool> {
+        if let (Some(src), Some(dst)) = (&file.entry.checksum, &existing.checksum) {
+            if src.kind() == dst.kind() && src.kind() != ChecksumKind::HdfsMd5Md5Crc32c {
+                return Ok(src == dst);
+            }
+        }
         let src = crc_of(self.src.storage.as_ref(), &file.entry).await?;
         let dst = crc_of(self.dst.storage.as_ref(), existing).await?;
         Ok(src == dst)
+    }
+}
+
+/// Whether a journaled destination file is still what ferry wrote, as far as the store tells
+/// cheaply: its listed CRC32C against the journal's, else its mtime against the one recorded
+/// right after the write. Neither known: `false`, and the caller compares content.
+fn unchanged_since_written(existing: &Entry, crc: u32, dst_mtime: Option<u64>) -> bool {
+    if let Some(Checksum::Crc32c(listed)) = existing.checksum {
+        return listed == crc;
+    }
+    match (dst_mtime, mtime_ns(existing.modified)) {
+        (Some(written), Some(now)) => written == now,
+        _ => false,
     }
 }
 

@@ -32,6 +32,14 @@ pub enum SkipReason {
     AlreadyCopied,
     /// `--update`: the destination already matches.
     UpToDate,
+    /// A FIFO, socket or device: reading it could block forever, and it holds no file data.
+    NotRegularFile,
+    /// A directory symlink leading back to a directory above it.
+    DirectoryLoop,
+    /// No record of an earlier run (another host, a fresh state directory), but the
+    /// destination already holds the same bytes: same size and CRC32C (or the same store
+    /// checksum on both sides).
+    AlreadyThere,
 }
 
 impl Action {
@@ -44,6 +52,9 @@ impl Action {
             Action::Single => "copy",
             Action::Skip(SkipReason::AlreadyCopied) => "skip (already copied)",
             Action::Skip(SkipReason::UpToDate) => "skip (up to date)",
+            Action::Skip(SkipReason::NotRegularFile) => "skip (not a regular file)",
+            Action::Skip(SkipReason::DirectoryLoop) => "skip (directory symlink loop)",
+            Action::Skip(SkipReason::AlreadyThere) => "skip (already there)",
         }
     }
 }
@@ -63,6 +74,8 @@ pub struct FileOutcome {
     pub crc32c: Option<u32>,
     /// The failure, if it failed.
     pub error: Option<Error>,
+    /// Why a file was passed over, for skips that need saying (special files, loops).
+    pub note: Option<String>,
 }
 
 /// Receives events while a copy runs (progress bars, verbose listings). Every method has a
@@ -105,6 +118,16 @@ pub struct Failure {
     pub error: String,
 }
 
+/// A source entry the copy passed over because it cannot be copied (not a regular file, a
+/// directory symlink loop): never silent, it is listed in the report and warned about.
+#[derive(Debug, Clone, Serialize)]
+pub struct Passed {
+    /// Path relative to the source root.
+    pub path: String,
+    /// Why it was not copied (`not a regular file (a FIFO)`, …).
+    pub reason: String,
+}
+
 /// The summary of a copy, as `--json` prints it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CopyReport {
@@ -118,8 +141,14 @@ pub struct CopyReport {
     pub files_total: u64,
     /// Files copied.
     pub files_copied: u64,
-    /// Files skipped (resume or `--update`).
+    /// Files skipped (resume, `--update`, or not copyable: see `files_special`).
     pub files_skipped: u64,
+    /// Of `files_skipped`, the entries that cannot be copied (special files, directory
+    /// symlink loops), listed in `skipped`.
+    pub files_special: u64,
+    /// Of the skipped files, those found already at the destination with the same bytes
+    /// without any record of an earlier run (a re-run from another host or state directory).
+    pub files_already_there: u64,
     /// Files that failed.
     pub files_failed: u64,
     /// Bytes found (after filters).
@@ -138,6 +167,9 @@ pub struct CopyReport {
     pub peak_buffered_bytes: u64,
     /// Failed files (at most 1000 listed; `files_failed` counts all).
     pub failures: Vec<Failure>,
+    /// Entries that are not copied at all — special files, directory symlink loops — with the
+    /// reason (at most 1000 listed; each is also counted in `files_skipped`).
+    pub skipped: Vec<Passed>,
     /// Where the resume journal is.
     pub journal: Option<String>,
 }
@@ -158,9 +190,24 @@ impl CopyReport {
                     });
                 }
             }
-            (None, Action::Skip(_)) => {
+            (None, Action::Skip(reason)) => {
                 self.files_skipped += 1;
                 self.bytes_skipped += outcome.size;
+                if matches!(
+                    reason,
+                    SkipReason::NotRegularFile | SkipReason::DirectoryLoop
+                ) {
+                    self.files_special += 1;
+                    if let (Some(why), true) = (&outcome.note, self.skipped.len() < 1000) {
+                        self.skipped.push(Passed {
+                            path: outcome.rel.clone(),
+                            reason: why.clone(),
+                        });
+                    }
+                }
+                if reason == SkipReason::AlreadyThere {
+                    self.files_already_there += 1;
+                }
             }
             (None, action) => {
                 self.files_copied += 1;

@@ -694,6 +694,90 @@ async fn a_missing_destination_bucket_fails_the_copy_before_any_file() {
     assert_eq!(report.files_copied, 4, "{report:?}");
 }
 
+#[tokio::test]
+async fn special_entries_are_skipped_and_reported_never_read() {
+    let (src, dst) = (MemoryStorage::new("a"), MemoryStorage::new("b"));
+    src.insert(&loc("mem://s/plain"), data(100, 1));
+    // Neither special entry exists in the store: any attempt to read one would fail the file.
+    let special = |path: &str, kind| FileCopy {
+        source: Entry {
+            kind: crate::storage::EntryKind::Special(kind),
+            ..Entry::file(loc(&format!("mem://s/{path}")), 7)
+        },
+        target: loc(&format!("mem://d/{path}")),
+        key: path.to_string(),
+    };
+    let files = vec![
+        FileCopy {
+            source: Entry::file(loc("mem://s/plain"), 100),
+            target: loc("mem://d/plain"),
+            key: "plain".into(),
+        },
+        special("pipe", SpecialKind::Fifo),
+        special("loop", SpecialKind::DirectoryLoop),
+    ];
+    let report = copy_files(
+        endpoint(&src, "mem://s/"),
+        endpoint(&dst, "mem://d/"),
+        files,
+        "job",
+        small_parts(),
+        Arc::new(NoopObserver),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.files_copied, 1);
+    assert_eq!(report.files_failed, 0, "{:?}", report.failures);
+    assert_eq!(report.files_skipped, 2);
+    assert_eq!(report.bytes_skipped, 0, "special entries hold no data");
+    let reasons: Vec<_> = report
+        .skipped
+        .iter()
+        .map(|s| (s.path.as_str(), s.reason.as_str()))
+        .collect();
+    assert!(
+        reasons.contains(&("pipe", "not a regular file (a FIFO)")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(p, r)| *p == "loop" && r.contains("directory symlink loop")),
+        "{reasons:?}"
+    );
+    assert!(dst.get(&loc("mem://d/pipe")).is_none());
+}
+
+#[test]
+fn a_late_listing_failure_says_how_many_files_were_written() {
+    let err = Error::new(ErrorKind::InvalidInput, "file name is not valid UTF-8");
+    let mut report = report::CopyReport {
+        destination: "file:/dst".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        listing_failed(err.clone(), &report).to_string(),
+        err.to_string(),
+        "nothing written, nothing to say"
+    );
+    report.files_copied = 900;
+    let said = listing_failed(err.clone(), &report);
+    assert_eq!(said.kind(), ErrorKind::InvalidInput);
+    assert!(
+        said.to_string()
+            .contains("900 files were written to file:/dst before the listing failed: "),
+        "{said}"
+    );
+    assert!(
+        said.to_string().ends_with("file name is not valid UTF-8"),
+        "{said}"
+    );
+    report.files_copied = 1;
+    assert!(listing_failed(err, &report)
+        .to_string()
+        .contains("1 file was written"));
+}
+
 /// `--bwlimit 0` once paced at 1 B/s (a hang after the first file); 0 means unlimited.
 #[tokio::test]
 async fn bwlimit_zero_means_unlimited() {

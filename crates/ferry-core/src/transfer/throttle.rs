@@ -355,6 +355,9 @@ impl Storage for ThrottledStorage {
     async fn set_modified(&self, location: &Location, modified: SystemTime) -> Result<()> {
         paced(&self.limiter, self.inner.set_modified(location, modified)).await
     }
+    async fn confirm_unchanged(&self, entry: &Entry) -> Result<()> {
+        paced(&self.limiter, self.inner.confirm_unchanged(entry)).await
+    }
     async fn check_container(&self, location: &Location) -> Result<()> {
         paced(&self.limiter, self.inner.check_container(location)).await
     }
