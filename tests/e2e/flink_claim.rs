@@ -461,3 +461,62 @@ fn repair_search_roots_that_do_not_parse_are_usage_errors() {
             .stderr(predicate::str::contains("--search"));
     }
 }
+
+#[test]
+fn a_claim_case_copied_to_s3_is_found_and_repaired_in_place_on_s3() {
+    let Some(flink) = flink() else { return };
+    let remote = s3_remote("claim-on-s3").expect("the S3 test server is required");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("flink");
+    let (savepoint, checkpoint) = claim_case(&flink, &root, "claim");
+    std::fs::remove_dir_all(root.join("job1")).unwrap();
+    std::fs::remove_dir_all(root.join("job2")).unwrap();
+    let state = dir.path().join("state");
+    let run = |args: &[&str]| {
+        let mut cmd = ferry(&state);
+        cmd.envs(remote.env.iter().map(|(k, v)| (k, v)))
+            .args(args)
+            .args(&remote.options);
+        cmd
+    };
+    // The checkpoint base and the savepoints directory, copied to S3 as plain trees (the
+    // checkpoint's absolute references still name the local shared/ files, which stay).
+    let base = format!("{}/flink", remote.root);
+    run(&["cp", "-q", root.to_str().unwrap(), &base])
+        .assert()
+        .success();
+    let rel = checkpoint.strip_prefix(&root).unwrap().to_str().unwrap();
+    let on_s3 = format!("{base}/{rel}");
+    let sp_rel = savepoint.strip_prefix(&root).unwrap().to_str().unwrap();
+    let out = run(&["verify", "--json", &on_s3])
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let missing = &report["missing_relative"];
+    assert!(
+        missing["found_in"]
+            .as_object()
+            .unwrap()
+            .contains_key(&format!("{base}/{sp_rel}")),
+        "{report}"
+    );
+    run(&["repair", "-q", "--in-place", &on_s3])
+        .assert()
+        .success();
+    run(&["verify", "--deep", &on_s3]).assert().success();
+    // Back to local disk from the repaired S3 copy, every original removed, and restored.
+    let job = checkpoint.parent().unwrap().file_name().unwrap();
+    let back = dir
+        .path()
+        .join("back")
+        .join(job)
+        .join(checkpoint.file_name().unwrap());
+    run(&["migrate", "-q", &on_s3, back.to_str().unwrap()])
+        .assert()
+        .success();
+    std::fs::remove_dir_all(&root).unwrap();
+    flink.assert_restores_counts("rocksdb", &back, dir.path(), AFTER_TWO_JOBS);
+}
