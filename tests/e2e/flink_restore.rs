@@ -14,15 +14,15 @@ use predicates::prelude::*;
 
 static JVM: Mutex<()> = Mutex::new(());
 
-const RECORDS: u64 = 1000;
-const KEYS: u64 = 10;
+pub(crate) const RECORDS: u64 = 1000;
+pub(crate) const KEYS: u64 = 10;
 
-struct Flink {
-    classpath: String,
-    java_opts: String,
+pub(crate) struct Flink {
+    pub(crate) classpath: String,
+    pub(crate) java_opts: String,
 }
 
-fn flink() -> Option<Flink> {
+pub(crate) fn flink() -> Option<Flink> {
     Some(Flink {
         classpath: ferry_conformance::server_env("FERRY_TEST_FLINK_CLASSPATH")?,
         java_opts: ferry_conformance::server_env("FERRY_TEST_FLINK_JAVA_OPTS")?,
@@ -31,7 +31,7 @@ fn flink() -> Option<Flink> {
 
 impl Flink {
     /// Runs `ferry.FerryJob run ARGS`; returns (success, report, output).
-    fn run(&self, args: &[&str], report: &Path) -> (bool, serde_json::Value, String) {
+    pub(crate) fn run(&self, args: &[&str], report: &Path) -> (bool, serde_json::Value, String) {
         let _jvm = JVM.lock().unwrap_or_else(|p| p.into_inner());
         let output = Command::new("java")
             .args(self.java_opts.split_whitespace())
@@ -63,7 +63,7 @@ impl Flink {
     }
 
     /// Takes a snapshot; returns its directory.
-    fn snapshot(&self, args: &[&str], work: &Path) -> std::path::PathBuf {
+    pub(crate) fn snapshot(&self, args: &[&str], work: &Path) -> std::path::PathBuf {
         let (ok, report, output) = self.run(args, &work.join("take.json"));
         assert!(ok, "Flink failed to take the snapshot:\n{output}");
         let snapshot = report["snapshot"].as_str().expect("a snapshot was taken");
@@ -91,6 +91,17 @@ impl Flink {
 
     /// Restores from `snapshot` and asserts every key's count continued from RECORDS / KEYS.
     fn assert_restores(&self, backend: &str, snapshot: &Path, work: &Path) {
+        self.assert_restores_counts(backend, snapshot, work, RECORDS / KEYS);
+    }
+
+    /// Restores from `snapshot` and asserts every key's restored count is `expected`.
+    pub(crate) fn assert_restores_counts(
+        &self,
+        backend: &str,
+        snapshot: &Path,
+        work: &Path,
+        expected: u64,
+    ) {
         let restore = snapshot.to_str().unwrap();
         let (ok, report, output) = self.run(
             &["--backend", backend, "--restore", restore],
@@ -104,7 +115,7 @@ impl Flink {
         for (key, count) in counts {
             assert_eq!(
                 count.as_u64(),
-                Some(RECORDS / KEYS),
+                Some(expected),
                 "key {key} restored {count}: {report}"
             );
         }
@@ -251,13 +262,13 @@ fn a_copy_patched_with_ferry_rewrite_restores() {
 }
 
 /// A store to bounce a snapshot through: a URI root and how to run ferry against it.
-struct Remote {
-    root: String,
-    env: Vec<(String, String)>,
-    options: Vec<String>,
+pub(crate) struct Remote {
+    pub(crate) root: String,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) options: Vec<String>,
 }
 
-fn s3_remote(name: &str) -> Option<Remote> {
+pub(crate) fn s3_remote(name: &str) -> Option<Remote> {
     let get = ferry_conformance::server_env;
     let (endpoint, key, secret, bucket) = (
         get("FERRY_TEST_S3_ENDPOINT")?,
@@ -276,7 +287,7 @@ fn s3_remote(name: &str) -> Option<Remote> {
     })
 }
 
-fn hdfs_remote(name: &str) -> Option<Remote> {
+pub(crate) fn hdfs_remote(name: &str) -> Option<Remote> {
     let url = ferry_conformance::server_env("FERRY_TEST_HDFS_URL")?;
     Some(Remote {
         root: format!(

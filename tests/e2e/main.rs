@@ -13,6 +13,7 @@ mod cp_integrity;
 mod cp_resume;
 mod cp_s3;
 mod fault_suite;
+mod flink_claim;
 mod flink_restore;
 mod hardening_input;
 mod hardening_tree;

@@ -467,6 +467,8 @@ fn every_json_report_carries_schema_version_and_ls_times_are_rfc3339() {
     let moved = dir.path().join("moved/savepoint-0a1b2c-3d4e5f6a7b8c");
     json(&["migrate"], &[&snapshot, &moved]);
     json(&["verify"], &[&moved]);
+    let repair = json(&["repair"], &[&moved]);
+    assert_eq!(repair["missing"], 0, "{repair}");
     json(&["inspect"], &[&moved]);
     let rewritten = dir.path().join("_metadata.out");
     json(

@@ -60,6 +60,11 @@ pub enum Command {
     /// Rewrite the paths inside a Flink `_metadata` file (metadata only; no data is copied).
     #[command(long_about = REWRITE_ABOUT)]
     Rewrite(RewriteArgs),
+    /// Copy the files a checkpoint's relative handles name, found elsewhere by name and size,
+    /// into its directory (FLINK-39964: checkpoints after a CLAIM restore from a native
+    /// savepoint).
+    #[command(long_about = REPAIR_ABOUT)]
+    Repair(RepairArgs),
     /// List every backend's option keys (-o KEY=VALUE) with their meaning and default.
     Options,
 }
@@ -74,6 +79,7 @@ impl Command {
             Command::Ls(args) => args.json,
             Command::Inspect(args) => args.json,
             Command::Rewrite(args) => args.json,
+            Command::Repair(args) => args.json,
             Command::Options => false,
         }
     }
@@ -102,6 +108,44 @@ Without any --map the output is byte-identical to the input.
 
 The result goes to -o OUT (a file, or a directory to hold `_metadata`); an existing OUT is
 replaced only with --force, and the input only with --in-place.";
+
+const REPAIR_ABOUT: &str = "\
+Make restorable a snapshot whose relative handles name files that are not in its directory.
+
+After a job is started in claim mode CLAIM from a native savepoint, its first incremental
+checkpoints record SST files that still lie in the savepoint's directory by file name only
+(FLINK-39964, Flink 1.15 to 2.3); Flink then fails with FileNotFoundException …/chk-N/<uuid>.
+`ferry verify` recognises this. `ferry repair` resolves each missing relative file by a file of
+the same name AND the recorded size under the --search roots (default: the checkpoint base
+<base> of <base>/<job>/chk-N and each directory beside it whose name contains `savepoint`; for
+another snapshot directory, its parent). Ambiguity (two candidates of that name and size not
+known identical, a candidate of another size) or absence is an error: nothing is written.
+
+Without --in-place it prints what it would copy. With --in-place it copies the found files into
+the snapshot directory under the recorded names (its _metadata is not touched) and verifies the
+snapshot. To get a self-contained copy elsewhere instead: ferry migrate SNAPSHOT DST --search ROOT.";
+
+/// `ferry repair`.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The snapshot: a directory, a chk-N directory or a _metadata path.
+    pub snapshot: String,
+    /// Where to look for the missing files (recursively; repeatable). Default: see above.
+    #[arg(long, value_name = "ROOT")]
+    pub search: Vec<String>,
+    /// Copy the found files into the snapshot directory (default: a dry run).
+    #[arg(long)]
+    pub in_place: bool,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Transfer settings.
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+    /// Settings of the stores.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
 
 /// `ferry inspect`.
 #[derive(Debug, Args)]
@@ -220,6 +264,13 @@ pub struct MigrateArgs {
     /// the old base (auto); always beside SRC; or always from the old base (original).
     #[arg(long, value_enum, default_value_t = ExternalSourceArg::Auto, value_name = "WHERE")]
     pub external_source: ExternalSourceArg,
+    /// Repair while migrating: each relative handle whose file is missing from SRC's directory
+    /// (a checkpoint of a job restored in CLAIM mode from a native savepoint, FLINK-39964) is
+    /// resolved by a file of the same name and recorded size under ROOT (searched
+    /// recursively; repeatable) and copied into DST as an ordinary relative file. Ambiguity
+    /// (two candidates, another size) or absence is an error; nothing is written.
+    #[arg(long, value_name = "ROOT")]
+    pub search: Vec<String>,
     /// Print the plan (files and bytes per directory, external roots, path rewrites; each
     /// file with -v) and write nothing.
     #[arg(short = 'n', long)]

@@ -55,6 +55,7 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
             ExternalSourceArg::Beside => ExternalSource::Beside,
             ExternalSourceArg::Original => ExternalSource::Original,
         },
+        search: super::repair::search_roots(&args.search)?,
     };
     let mut config = ProgressConfig::for_run(
         global,
@@ -130,6 +131,22 @@ fn print_plan(
             out,
             "source      {} read from {} ({} files: {})",
             choice.named, choice.read_from, choice.files, choice.reason
+        )?;
+    }
+    if !plan.searched.is_empty() {
+        let roots: Vec<String> = plan.searched.iter().map(ToString::to_string).collect();
+        writeln!(
+            out,
+            "search      {}: {} missing relative files found by name and size",
+            roots.join(", "),
+            plan.repaired.len()
+        )?;
+    }
+    for found in &plan.repaired {
+        writeln!(
+            out,
+            "repaired    {} ({}) <- {}",
+            found.name, found.breadcrumb, found.found
         )?;
     }
     let referenced = plan.files.iter().filter(|f| f.referenced).count();

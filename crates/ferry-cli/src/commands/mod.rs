@@ -5,6 +5,7 @@ mod cp;
 mod inspect;
 mod ls;
 mod migrate;
+mod repair;
 mod rewrite;
 mod verify;
 
@@ -25,6 +26,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Ls(args) => ls::run(args).await,
         Command::Inspect(args) => inspect::run(args, &cli.global).await,
         Command::Rewrite(args) => rewrite::run(args, &cli.global).await,
+        Command::Repair(args) => repair::run(args, &cli.global).await,
         Command::Options => {
             print!(
                 "{}",

@@ -63,6 +63,9 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
                 problem.path, problem.problem, problem.referenced_by
             )?;
         }
+        if let Some(missing) = &report.missing_relative {
+            print_missing_relative(&mut out, missing)?;
+        }
         let depends = (!report.self_contained).then(|| {
             format!(
                 "depends on {} files ({}) outside its directory, under {}",
@@ -91,4 +94,54 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(if report.ok() { exit::OK } else { exit::PARTIAL })
+}
+
+/// The FLINK-39964 pattern in words: relative files missing from the snapshot directory, where
+/// files of those names and sizes are, the likely cause and the repairing command.
+fn print_missing_relative(
+    out: &mut impl Write,
+    missing: &verify::MissingRelative,
+) -> std::io::Result<()> {
+    let roots: Vec<String> = missing
+        .search
+        .roots
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    writeln!(
+        out,
+        "note: {} relative references name files missing from the snapshot directory; \
+         searched {} for files of those names and recorded sizes: {} found, {} not",
+        missing.files,
+        if roots.is_empty() {
+            "no default root".to_string()
+        } else {
+            roots.join(", ")
+        },
+        missing.search.found.len(),
+        missing.search.unresolved.len()
+    )?;
+    for (dir, n) in &missing.found_in {
+        writeln!(out, "note: {n} of them are in {dir}")?;
+    }
+    for unresolved in missing.search.unresolved.iter().take(3) {
+        writeln!(
+            out,
+            "note: {} ({}): {}",
+            unresolved.name, unresolved.breadcrumb, unresolved.reason
+        )?;
+    }
+    if let Some(cause) = &missing.likely_cause {
+        writeln!(out, "likely cause: {cause}")?;
+    }
+    if let Some(command) = &missing.repair_command {
+        writeln!(out, "repair in place with:\n  {command}")?;
+    }
+    if let Some(command) = &missing.migrate_command {
+        writeln!(
+            out,
+            "or migrate to a self-contained copy with:\n  {command}"
+        )?;
+    }
+    Ok(())
 }

@@ -52,6 +52,9 @@ pub struct MigrateOptions {
     /// Where files are read from when the source's checkpoint base was copied without
     /// rewriting ([`closure::choose_sources`]).
     pub external_source: closure::ExternalSource,
+    /// Roots to search for the files of relative handles missing from the snapshot directory
+    /// (`--search`, see [`super::repair`]); empty: no search, a missing file is an error.
+    pub search: Vec<Location>,
 }
 
 /// One file of the plan.
@@ -111,6 +114,12 @@ pub struct MigratePlan {
     /// With `source_moved`: per external root, whether its files were read from beside the
     /// snapshot or from the old base, and why.
     pub external_sources: Vec<closure::SourceChoice>,
+    /// Relative references whose files were missing from the snapshot directory and were
+    /// found under the `--search` roots by name and size: copied into the destination
+    /// snapshot directory as ordinary relative files.
+    pub repaired: Vec<super::repair::Found>,
+    /// The roots searched (`--search`).
+    pub searched: Vec<Location>,
 }
 
 /// The outcome of a migration.
@@ -369,7 +378,7 @@ async fn already_complete(
     Ok(files)
 }
 
-fn merge(total: &mut CopyReport, part: CopyReport) {
+pub(super) fn merge(total: &mut CopyReport, part: CopyReport) {
     total.files_total += part.files_total;
     total.files_copied += part.files_copied;
     total.files_skipped += part.files_skipped;
@@ -414,6 +423,34 @@ async fn plan(
         options.external_source,
     )
     .await?;
+    // Relative files missing from the snapshot directory: read from where --search finds them,
+    // placed where the (unchanged) relative handles name them.
+    let mut repaired = Vec::new();
+    let mut repaired_as: HashMap<Location, Location> = HashMap::new();
+    if !options.search.is_empty() {
+        let missing = super::repair::missing_relative(source.storage.as_ref(), &references).await?;
+        if !missing.is_empty() {
+            let search = super::repair::search(
+                registry,
+                source_options,
+                source.storage.clone(),
+                &snapshot.dir,
+                &missing,
+                &options.search,
+            )
+            .await?;
+            if let Some(err) = search.error() {
+                return Err(err);
+            }
+            for found in &search.found {
+                if let Some(r) = references.iter_mut().find(|r| r.location == found.expected) {
+                    r.location = found.found.clone();
+                }
+                repaired_as.insert(found.found.clone(), found.expected.clone());
+            }
+            repaired = search.found;
+        }
+    }
     let moved = sources
         .as_ref()
         .map(|s| (s.old_base.clone(), s.current_base.clone()));
@@ -453,6 +490,9 @@ async fn plan(
     for (store, entry, is_referenced) in all {
         // Files read from a moved base's old place are placed as if read beside the snapshot.
         let placed_as = match (&sources, is_referenced) {
+            _ if is_referenced && repaired_as.contains_key(&entry.location) => {
+                &repaired_as[&entry.location]
+            }
             (Some(sources), true) => sources.logical(&entry.location),
             _ => &entry.location,
         };
@@ -510,6 +550,8 @@ async fn plan(
             count: s.choices.iter().map(|c| c.files).sum(),
         }),
         external_sources: sources.map(|s| s.choices).unwrap_or_default(),
+        repaired,
+        searched: options.search.clone(),
     };
     Ok(Planned {
         plan,
@@ -627,6 +669,7 @@ async fn stat_references(
         .buffered(32);
     let mut entries = Vec::with_capacity(references.len());
     let mut problems = Vec::new();
+    let mut relative_missing = false;
     while let Some((store, entry, reference)) = results.next().await {
         match entry {
             Ok(entry) => {
@@ -646,6 +689,7 @@ async fn stat_references(
                 entries.push((store, entry));
             }
             Err(err) if err.kind() == ErrorKind::NotFound && !err.is_store_unreachable() => {
+                relative_missing |= reference.relative;
                 problems.push(format!(
                     "{} is missing ({})",
                     reference.location, reference.breadcrumb
@@ -657,11 +701,17 @@ async fn stat_references(
         }
     }
     if let Some(first) = problems.first() {
+        let hint = if relative_missing {
+            " (relative files missing from the snapshot directory: `ferry verify` looks for \
+             them; --search ROOT copies them from where they are)"
+        } else {
+            ""
+        };
         return Err(Error::new(
             ErrorKind::NotFound,
             format!(
                 "the source snapshot is incomplete: {} of {} referenced files are missing or \
-                 truncated; first: {first}",
+                 truncated; first: {first}{hint}",
                 problems.len(),
                 references.len()
             ),

@@ -9,6 +9,8 @@
 //!   (`chk-N/`, the job's `shared/` and `taskowned/`, other jobs' directories, entropy keys).
 //! * [`migrate`] — the pipeline: plan, copy and verify data, write `_metadata`, read it back.
 //! * [`verify`] — the pre-flight check before `flink run -s`.
+//! * [`repair`] — relative handles whose files lie outside the snapshot directory
+//!   (FLINK-39964): find them by name and size, copy them where Flink looks.
 //!
 //! Invariant: `_metadata` is written at the destination only after every file it references
 //! was copied and verified there; if anything fails afterwards it is removed again.
@@ -16,6 +18,7 @@
 pub mod closure;
 pub mod layout;
 pub mod migrate;
+pub mod repair;
 pub mod snapshot;
 pub mod verify;
 

@@ -12,6 +12,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::closure::{self, Reference};
+use super::repair;
 use super::snapshot::{self, Snapshot};
 use crate::checksum::{crc32c_append, Checksum, ChecksumKind};
 use crate::error::{ErrorKind, Result};
@@ -58,6 +59,28 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
     /// Warnings (not failures).
     pub warnings: Vec<String>,
+    /// Relative handles whose files are missing from the snapshot directory, and where files
+    /// of those names and recorded sizes were found (the FLINK-39964 pattern); `None` when no
+    /// relative file is missing.
+    pub missing_relative: Option<MissingRelative>,
+}
+
+/// Relative references missing from the snapshot directory, searched for under the default
+/// roots ([`repair::default_roots`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct MissingRelative {
+    /// How many relative references are missing.
+    pub files: usize,
+    /// The search: the roots listed, the references resolved (with where) and not.
+    pub search: repair::Search,
+    /// Directories holding the found files, with counts.
+    pub found_in: BTreeMap<String, usize>,
+    /// The likely cause, when every missing file was found elsewhere.
+    pub likely_cause: Option<String>,
+    /// The command that copies the found files where Flink looks for them.
+    pub repair_command: Option<String>,
+    /// The command that migrates the snapshot to a self-contained copy instead.
+    pub migrate_command: Option<String>,
 }
 
 impl VerifyReport {
@@ -77,7 +100,71 @@ pub async fn verify(
     deep: bool,
 ) -> Result<VerifyReport> {
     let snapshot = snapshot::open(storage.as_ref(), named).await?;
-    check(registry, options, storage, &snapshot, deep).await
+    let mut report = check(registry, options, storage.clone(), &snapshot, deep).await?;
+    let references = closure::references(&snapshot)?;
+    let missing: Vec<Reference> = references
+        .into_iter()
+        .filter(|r| {
+            r.relative
+                && report
+                    .problems
+                    .iter()
+                    .any(|p| p.path == r.location && p.problem == "missing")
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(report);
+    }
+    let searched = async {
+        let roots = repair::default_roots(storage.as_ref(), &snapshot.dir).await?;
+        repair::search(
+            registry,
+            options,
+            storage.clone(),
+            &snapshot.dir,
+            &missing,
+            &roots,
+        )
+        .await
+    }
+    .await;
+    match searched {
+        Ok(search) => {
+            let found_in = search.found_in();
+            let all_found = search.unresolved.is_empty();
+            let roots: Vec<String> = found_in
+                .keys()
+                .map(|r| format!(" --search {}", shell_word(r)))
+                .collect();
+            let dir = shell_word(&snapshot.dir.to_string());
+            report.missing_relative = Some(MissingRelative {
+                files: missing.len(),
+                likely_cause: all_found.then(|| repair::LIKELY_CAUSE.to_string()),
+                repair_command: all_found
+                    .then(|| format!("ferry repair {dir}{} --in-place", roots.concat())),
+                migrate_command: all_found
+                    .then(|| format!("ferry migrate {dir} DESTINATION{}", roots.concat())),
+                found_in,
+                search,
+            });
+        }
+        Err(err) => report.warnings.push(format!(
+            "{} relative references are missing from the snapshot directory; searching for \
+             them failed: {err}",
+            missing.len()
+        )),
+    }
+    Ok(report)
+}
+
+/// `text` quoted for a POSIX shell when it holds anything but safe characters.
+fn shell_word(text: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/:._-=@%+,".contains(c);
+    if !text.is_empty() && text.chars().all(safe) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// Verifies an opened snapshot.
@@ -102,6 +189,7 @@ pub async fn check(
         self_contained: true,
         problems: Vec::new(),
         warnings: Vec::new(),
+        missing_relative: None,
     };
     // Reported as data (`external_*`, `self_contained`); the CLI words it with the verdict.
     let outside = closure::outside(&snapshot.dir, &references);
