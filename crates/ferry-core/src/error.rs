@@ -77,6 +77,7 @@ pub struct Error {
     context: Vec<(&'static str, String)>,
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     unreachable: bool,
+    no_answer: bool,
 }
 
 /// `Result` with ferry's [`Error`].
@@ -97,6 +98,7 @@ impl Error {
             context: Vec::new(),
             source: None,
             unreachable: false,
+            no_answer: false,
         }
     }
 
@@ -127,6 +129,22 @@ impl Error {
     /// Whether the error is about the store as a whole ([`Error::store_unreachable`]).
     pub fn is_store_unreachable(&self) -> bool {
         self.unreachable
+    }
+
+    /// Marks an error of a request the server took but never answered within the backend's
+    /// timeout, after the backend's own client already re-sent it: the store is unreachable
+    /// ([`Error::store_unreachable`]), and no retry loop sends the request again — each try
+    /// would cost the whole timeout again (a silent server would hold a run for many minutes).
+    /// A stream that stalls after its answer began is not this: it stays retryable.
+    pub fn no_answer(mut self) -> Error {
+        self.unreachable = true;
+        self.no_answer = true;
+        self
+    }
+
+    /// Whether the server never answered ([`Error::no_answer`]).
+    pub fn is_no_answer(&self) -> bool {
+        self.no_answer
     }
 
     /// Marks a temporary error whose retries ran out.

@@ -438,7 +438,12 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 /// rejects) fail, anything else is left for the writes to report.
 pub async fn check_bucket_of<S: Storage + ?Sized>(store: &S, location: &Location) -> Result<()> {
     match store.stat(&location.with_path("")).await {
-        Err(err) if matches!(err.kind(), ErrorKind::NotFound | ErrorKind::InvalidInput) => Err(err),
+        Err(err)
+            if err.is_store_unreachable()
+                || matches!(err.kind(), ErrorKind::NotFound | ErrorKind::InvalidInput) =>
+        {
+            Err(err)
+        }
         _ => Ok(()),
     }
 }

@@ -218,6 +218,16 @@ pub(crate) fn from_transport(err: reqwest::Error, site: Site<'_>) -> Error {
             ConfigInvalid,
             format!("bad request to {}: {text}", site.endpoint),
         )
+    } else if err.is_timeout() && !err.is_body() {
+        Error::new(
+            Unexpected,
+            format!(
+                "no answer from {} in time: {text} (for a slow store, raise -o read_timeout=SECONDS)",
+                site.endpoint
+            ),
+        )
+        .temporary()
+        .no_answer()
     } else {
         Error::new(
             Unexpected,

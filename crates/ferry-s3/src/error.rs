@@ -298,7 +298,7 @@ where
             format!("timed out talking to {}", site.endpoint),
         )
         .temporary()
-        .store_unreachable(),
+        .no_answer(),
         SdkError::DispatchFailure(failure) => {
             let chain = chain(&err);
             if failure.is_timeout() {
@@ -310,7 +310,7 @@ where
                     ),
                 )
                 .temporary()
-                .store_unreachable()
+                .no_answer()
             } else if failure.is_io() {
                 Error::new(
                     Unexpected,

@@ -60,7 +60,8 @@ impl RetryPolicy {
     }
 
     /// Runs `attempt` again while it fails with an error `retryable` accepts and retries
-    /// remain; the last error is returned as it is. For a backend's own, inner retries: its
+    /// remain (never one the server did not answer at all: [`Error::no_answer`]); the last
+    /// error is returned as it is. For a backend's own, inner retries: its
     /// temporary errors stay temporary, so the engine may still retry the whole file.
     pub async fn run_when<T, F, Fut>(
         &self,
@@ -83,7 +84,7 @@ impl RetryPolicy {
                 }
             }
             match outcome {
-                Err(err) if retryable(&err) && tries < self.retries => {
+                Err(err) if retryable(&err) && !err.is_no_answer() && tries < self.retries => {
                     let delay = self.delay(tries);
                     tracing::warn!(%err, attempt = tries + 1, ?delay, "retrying {what}");
                     tries += 1;
@@ -179,6 +180,31 @@ mod tests {
             .unwrap_err();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(err.kind(), ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn requests_never_answered_are_not_sent_again_but_cut_streams_are() {
+        let count = |error: fn() -> Error| async move {
+            let calls = AtomicU32::new(0);
+            let err = fast(5)
+                .run("op", || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    Err::<(), _>(error())
+                })
+                .await
+                .unwrap_err();
+            (calls.load(Ordering::SeqCst), err)
+        };
+        let (calls, err) = count(|| {
+            Error::new(ErrorKind::Unexpected, "no answer")
+                .temporary()
+                .no_answer()
+        })
+        .await;
+        assert_eq!(calls, 1);
+        assert!(err.is_store_unreachable());
+        let (calls, _) = count(|| Error::new(ErrorKind::Unexpected, "stalled").temporary()).await;
+        assert_eq!(calls, 6);
     }
 
     #[test]
