@@ -363,3 +363,30 @@ fn migrate_skips_a_fifo_in_the_snapshot_directory_and_says_so() {
     assert!(dst.join("_metadata").is_file());
     assert!(!dst.join("pipe").exists());
 }
+
+#[test]
+fn a_dangling_symlink_is_reported_not_silently_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+    write_tree(&src, &[("a.txt", bytes(100, 9))]);
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), src.join("gone")).unwrap();
+    let out = ferry(&dir.path().join("state"))
+        .args(["cp", "--json"])
+        .arg(&src)
+        .arg(&dst)
+        .timeout(NO_HANG)
+        .assert()
+        .success();
+    let report = json_report(&out.get_output().stdout);
+    assert_eq!(report["files_copied"], 1, "{report}");
+    assert_eq!(report["files_special"], 1, "{report}");
+    assert_eq!(report["skipped"][0]["path"], "gone", "{report}");
+    assert_eq!(
+        report["skipped"][0]["reason"],
+        "dangling symlink (its target does not exist)",
+        "{report}"
+    );
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(stderr.contains("skipped gone: dangling symlink"), "{stderr}");
+    assert!(!dst.join("gone").exists());
+}

@@ -430,7 +430,8 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
         Some((key, value)) if !key.trim().is_empty() => {
             Ok((key.trim().to_string(), value.to_string()))
         }
-        _ => Err(format!("{text:?} is not KEY=VALUE")),
+        // The text itself is not shown: `secret_access_key:…` would print the secret.
+        _ => Err("expected KEY=VALUE (the value given is not shown: it may hold a secret)".into()),
     }
 }
 

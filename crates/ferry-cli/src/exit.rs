@@ -64,6 +64,7 @@ macro_rules! note {
         use std::io::Write as _;
         let text = format!($($arg)*);
         let _ = writeln!(std::io::stderr(), "{}", ferry_core::redact::redact(&text));
+        $crate::logs::also_to_file(&text);
     }};
 }
 pub(crate) use note;
@@ -82,7 +83,6 @@ pub fn report(err: &anyhow::Error, json: bool) -> i32 {
     let message = ferry_core::redact::redact(&one_line(err)).into_owned();
     let line = format!("ferry: error: {message}");
     note!("{line}");
-    crate::logs::also_to_file(&line);
     let code = if err.chain().any(|c| c.is::<Usage>()) {
         USAGE
     } else {

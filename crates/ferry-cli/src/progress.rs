@@ -294,7 +294,10 @@ impl CopyProgress {
 
     fn line(&self, text: &str) {
         match &self.bar {
-            Some(bar) => bar.println(text),
+            Some(bar) => {
+                bar.println(ferry_core::redact::redact(text));
+                crate::logs::also_to_file(text);
+            }
             None => crate::exit::note!("{text}"),
         }
     }

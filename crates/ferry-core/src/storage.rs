@@ -68,6 +68,8 @@ pub enum SpecialKind {
     /// A directory (reached through a symlink) that is also one of its own ancestors: walking
     /// it would never end.
     DirectoryLoop,
+    /// A symlink whose target does not exist: nothing to copy.
+    DanglingSymlink,
     /// Anything else that is not a regular file.
     Other,
 }
@@ -82,6 +84,7 @@ impl SpecialKind {
             SpecialKind::DirectoryLoop => {
                 "directory symlink loop (it leads back to a directory above it)"
             }
+            SpecialKind::DanglingSymlink => "dangling symlink (its target does not exist)",
             SpecialKind::Other => "not a regular file",
         }
     }

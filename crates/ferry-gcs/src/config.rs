@@ -146,9 +146,9 @@ pub struct GcsSettings {
     pub connect_timeout: Option<Duration>,
 }
 
-/// The default [`GcsSettings::response_timeout`]: a server that went silent fails a request
-/// within half a minute (with the client's three quick re-sends, about two minutes in all),
-/// and a part of 8 MiB still goes up on a link of 300 KB/s.
+/// The default [`GcsSettings::response_timeout`]: a server that never answers fails a request
+/// of ferry's own JSON API calls within half a minute (it is not sent again: see
+/// `Error::no_answer`), and a part of 8 MiB still goes up on a link of 300 KB/s.
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The default [`GcsSettings::connect_timeout`].
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

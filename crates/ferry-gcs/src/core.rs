@@ -710,51 +710,11 @@ pub(crate) fn parse_object(body: &[u8]) -> std::result::Result<ObjectInfo, Strin
     })
 }
 
-/// Parses the RFC 3339 UTC timestamps GCS writes (`2024-05-01T12:34:56.789Z`).
+/// Parses the RFC 3339 timestamps GCS writes (`2024-05-01T12:34:56.789Z`).
 pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
-    let text = text.trim();
-    let (date, time) = text.split_once(['T', 't'])?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let (clock, offset_secs) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
-        (c, 0i64)
-    } else {
-        let cut = time.rfind(['+', '-'])?;
-        let (c, off) = time.split_at(cut);
-        let sign = if off.starts_with('-') { -1 } else { 1 };
-        let (oh, om) = off[1..].split_once(':')?;
-        (
-            c,
-            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60),
-        )
-    };
-    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (h, min, s) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || s > 60 {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + min * 60 + s - offset_secs;
-    let nanos = if frac.is_empty() {
-        0
-    } else {
-        let digits: String = frac.chars().take(9).collect();
-        digits.parse::<u32>().ok()? * 10u32.pow(9 - digits.len() as u32)
-    };
-    let base = if secs >= 0 {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)
-    } else {
-        SystemTime::UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
-    };
-    Some(base + Duration::from_nanos(u64::from(nanos)))
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(SystemTime::from)
 }
 
 fn build_signer(auth: &Auth, http: reqwest::Client) -> Signer<Credential> {

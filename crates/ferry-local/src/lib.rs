@@ -574,6 +574,20 @@ fn walk(
             };
             let meta = match std::fs::metadata(&path) {
                 Ok(meta) => meta,
+                Err(e) if e.kind() == IoKind::NotFound && file_type.is_symlink() => {
+                    // Reported (skipped with its reason), never silently left out.
+                    let Ok(link) = std::fs::symlink_metadata(&path) else {
+                        continue;
+                    };
+                    let mut entry = entry_of(prefix.join(&child_rel), &link);
+                    entry.kind = EntryKind::Special(SpecialKind::DanglingSymlink);
+                    entry.size = 0;
+                    if tx.blocking_send(Ok(entry)).is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                // Deleted between the directory read and this stat: no longer in the tree.
                 Err(e) if e.kind() == IoKind::NotFound => continue,
                 Err(e) => {
                     let _ = tx.blocking_send(Err(io_error("list", &path)(e)));

@@ -279,12 +279,22 @@ impl S3Core {
         }
     }
 
+    /// Where a request of `client` (which re-sends failed attempts itself) went.
     fn site<'a>(&'a self, op: &'static str, bucket: &'a str, path: &'a Location) -> Site<'a> {
         Site {
             op,
             bucket,
             path,
             endpoint: &self.endpoint_label,
+            resent: true,
+        }
+    }
+
+    /// Where a request of `single_attempt` or `copy_client` (sent once) went.
+    fn site_once<'a>(&'a self, op: &'static str, bucket: &'a str, path: &'a Location) -> Site<'a> {
+        Site {
+            resent: false,
+            ..self.site(op, bucket, path)
         }
     }
 
@@ -423,7 +433,7 @@ impl S3Core {
         match result {
             Ok(out) => Ok(Some(out.body)),
             Err(err) if err.code() == Some("InvalidRange") => Ok(None),
-            Err(err) => Err(map_sdk(err, self.site("read", bucket, location))),
+            Err(err) => Err(map_sdk(err, self.site_once("read", bucket, location))),
         }
     }
 
@@ -449,7 +459,7 @@ impl S3Core {
             .run(Some(&activity), async { Ok(send.await) })
             .await
             .map_err(|e| e.with_operation("put").with_context("backend", "s3"))?
-            .map_err(|e| map_sdk(e, self.site("put", bucket, location)))?;
+            .map_err(|e| map_sdk(e, self.site_once("put", bucket, location)))?;
         Ok(full_crc(out.checksum_crc32_c(), out.checksum_type()))
     }
 
@@ -506,7 +516,8 @@ impl S3Core {
             .await
             .map_err(|e| e.with_operation("put_part").with_context("backend", "s3"))?
             .map_err(|e| {
-                map_sdk(e, self.site("put_part", bucket, location)).with_context("part", number)
+                map_sdk(e, self.site_once("put_part", bucket, location))
+                    .with_context("part", number)
             })?;
         if let Some(returned) = out.checksum_crc32_c().and_then(crc_from_b64) {
             if returned != crc {
@@ -550,7 +561,7 @@ impl S3Core {
             .send()
             .await
             .map_err(|e| {
-                map_sdk(e, self.site("copy", bucket, target)).with_context("part", number)
+                map_sdk(e, self.site_once("copy", bucket, target)).with_context("part", number)
             })?;
         let result = out.copy_part_result();
         let etag = result.and_then(|r| r.e_tag()).map(str::to_string);
@@ -775,7 +786,7 @@ impl S3Core {
             .checksum_algorithm(ChecksumAlgorithm::Crc32C)
             .send()
             .await
-            .map_err(|e| map_sdk(e, self.site("copy", bucket, target)))?;
+            .map_err(|e| map_sdk(e, self.site_once("copy", bucket, target)))?;
         let result = out.copy_object_result();
         Ok(full_crc(
             result.and_then(|r| r.checksum_crc32_c()),

@@ -266,6 +266,9 @@ pub(crate) struct Site<'a> {
     pub path: &'a dyn std::fmt::Display,
     /// The endpoint, for messages (`http://127.0.0.1:8333`, `AWS S3 (eu-west-1)`).
     pub endpoint: &'a str,
+    /// The SDK client already re-sent the request after failed attempts: a timeout then means
+    /// the server never answered ([`Error::no_answer`]), not one lost attempt.
+    pub resent: bool,
 }
 
 /// Maps an SDK error onto ferry's error.
@@ -298,19 +301,23 @@ where
             format!("timed out talking to {}", site.endpoint),
         )
         .temporary()
-        .no_answer(),
+        .store_unreachable(),
         SdkError::DispatchFailure(failure) => {
             let chain = chain(&err);
             if failure.is_timeout() {
-                Error::new(
+                let error = Error::new(
                     Unexpected,
                     format!(
                         "no answer from {} in time: {chain} (for a slow store, raise -o read_timeout=SECONDS, or copy_timeout for server-side copies)",
                         site.endpoint
                     ),
                 )
-                .temporary()
-                .no_answer()
+                .temporary();
+                if site.resent {
+                    error.no_answer()
+                } else {
+                    error.store_unreachable()
+                }
             } else if failure.is_io() {
                 Error::new(
                     Unexpected,
@@ -441,6 +448,7 @@ mod tests {
             bucket: "bkt",
             path: &"s3a://bkt/k",
             endpoint: "http://127.0.0.1:1",
+            resent: true,
         }
     }
 

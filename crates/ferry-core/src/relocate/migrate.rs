@@ -383,6 +383,7 @@ pub(super) fn merge(total: &mut CopyReport, part: CopyReport) {
     total.files_copied += part.files_copied;
     total.files_skipped += part.files_skipped;
     total.files_special += part.files_special;
+    total.files_already_there += part.files_already_there;
     total.files_failed += part.files_failed;
     total.bytes_total += part.bytes_total;
     total.bytes_copied += part.bytes_copied;
