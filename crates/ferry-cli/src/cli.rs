@@ -36,7 +36,7 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Append log lines (FERRY_LOG/-v records and --stats records) to FILE instead of
-    /// standard error; errors and summaries stay on the terminal.
+    /// standard error; warnings, errors and summaries go to both.
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
 }
