@@ -382,11 +382,13 @@ fn a_dangling_symlink_is_reported_not_silently_left_out() {
     assert_eq!(report["files_special"], 1, "{report}");
     assert_eq!(report["skipped"][0]["path"], "gone", "{report}");
     assert_eq!(
-        report["skipped"][0]["reason"],
-        "dangling symlink (its target does not exist)",
+        report["skipped"][0]["reason"], "dangling symlink (its target does not exist)",
         "{report}"
     );
     let stderr = String::from_utf8_lossy(&out.get_output().stderr);
-    assert!(stderr.contains("skipped gone: dangling symlink"), "{stderr}");
+    assert!(
+        stderr.contains("skipped gone: dangling symlink"),
+        "{stderr}"
+    );
     assert!(!dst.join("gone").exists());
 }
