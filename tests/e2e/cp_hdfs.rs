@@ -9,8 +9,8 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use ferry_core::checksum_hdfs::HdfsHasher;
 use ferry_core::{BackendOptions, Location, Storage};
+use ferry_hdfs::checksum::HdfsHasher;
 use ferry_hdfs::HdfsStorage;
 use futures::TryStreamExt;
 use predicates::prelude::*;

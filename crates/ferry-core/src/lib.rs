@@ -13,7 +13,6 @@
 //! This crate depends on no cloud SDK; backends live in their own crates.
 
 pub mod checksum;
-pub mod checksum_hdfs;
 pub mod error;
 pub mod fault;
 pub mod location;

@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ferry_core::checksum_hdfs::HdfsFileChecksum;
+use crate::checksum::HdfsFileChecksum;
 use ferry_core::{Error, ErrorKind, Result};
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};

@@ -17,7 +17,7 @@
 //!   DataNodes for block checksums with the DataTransferProtocol op `BLOCK_CHECKSUM` and builds
 //!   Hadoop's MD5-of-MD5-of-CRC32C file checksum, equal to `hadoop fs -checksum`'s. Every write
 //!   computes the same value from the bytes it sends
-//!   ([`ferry_core::checksum_hdfs::HdfsHasher`]) and compares it with the DataNodes' once the
+//!   ([`crate::checksum::HdfsHasher`]) and compares it with the DataNodes' once the
 //!   file is closed, so copies into HDFS are verified without reading anything back; reads are
 //!   checked by hdfs-native against the DataNodes' stored chunk CRCs as they arrive.
 //!   [`HdfsStorage::checksum_params`] tells other callers how to compute the value themselves.
@@ -31,6 +31,7 @@
 //! feature `kerberos_principal`, `kerberos_keytab`, `kerberos_cache`.
 
 pub mod block_checksum;
+pub mod checksum;
 pub mod conf;
 pub mod error;
 pub mod proto;

@@ -18,9 +18,9 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::checksum::{HdfsChecksumParams, HdfsFileChecksum, HdfsHasher};
 use async_trait::async_trait;
 use bytes::Bytes;
-use ferry_core::checksum_hdfs::{HdfsChecksumParams, HdfsFileChecksum, HdfsHasher};
 use ferry_core::storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, ObjectWriter, Storage, WriteOptions,
     WriteReceipt,
@@ -422,7 +422,7 @@ impl HdfsStorage {
     }
 
     /// What the HDFS checksum of `location` depends on besides its bytes, so that a copy can
-    /// compute the same value while streaming ([`ferry_core::checksum_hdfs::HdfsHasher`]): for
+    /// compute the same value while streaming ([`crate::checksum::HdfsHasher`]): for
     /// an existing file its own block size, for a file about to be written the block size
     /// ferry will write it with; bytes per checksum from the NameNode's defaults (every
     /// client, hdfs-native included, writes with those). `Ok(None)` when this store has no

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferry_core::checksum_hdfs::{ChunkCrcs, HdfsFileChecksum, HdfsHasher};
 use ferry_core::storage::read_to_bytes;
 use ferry_core::{BackendOptions, ChecksumKind, ErrorKind, Location, Storage, WriteOptions};
+use ferry_hdfs::checksum::{ChunkCrcs, HdfsFileChecksum, HdfsHasher};
 use ferry_hdfs::HdfsStorage;
 
 /// The test cluster's URL, or `None` (skip) outside `cargo xtask test`.

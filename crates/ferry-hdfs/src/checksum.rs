@@ -17,15 +17,14 @@
 //! (`BLOCK_CHECKSUM`) assembles it with [`HdfsFileChecksum::from_block_md5s`].
 //!
 //! The text form ([`HdfsFileChecksum::to_hex`], carried by
-//! [`Checksum::HdfsMd5Md5Crc32c`](crate::Checksum::HdfsMd5Md5Crc32c)) is exactly the hex Hadoop's
+//! [`Checksum::HdfsMd5Md5Crc32c`](ferry_core::Checksum::HdfsMd5Md5Crc32c)) is exactly the hex Hadoop's
 //! FsShell prints: `bytes_per_crc` (4 bytes), `crc_per_block` (8 bytes) and the MD5 (16 bytes).
 
 use std::fmt;
 
 use md5::{Digest, Md5};
 
-use crate::checksum::Checksum;
-use crate::error::{Error, ErrorKind, Result};
+use ferry_core::{Checksum, Error, ErrorKind, Result};
 
 /// HDFS's default `dfs.bytes-per-checksum`.
 pub const DEFAULT_BYTES_PER_CRC: u32 = 512;
