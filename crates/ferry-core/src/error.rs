@@ -263,6 +263,22 @@ impl Error {
     }
 }
 
+/// An error and its sources on one line, `outer: inner: …`, each text once (a source whose text
+/// an earlier part already contains is left out) and line breaks flattened: the form every
+/// backend uses to quote a client library's error.
+pub fn chain_on_one_line(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string().replace(['\n', '\r'], " ");
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut line = String::new();
@@ -315,6 +331,38 @@ impl std::error::Error for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chains_read_on_one_line_each_text_once() {
+        /// A test error with a message and an optional source.
+        #[derive(Debug)]
+        struct Layer(&'static str, Option<Box<Layer>>);
+        impl fmt::Display for Layer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Layer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1
+                    .as_deref()
+                    .map(|l| l as &(dyn std::error::Error + 'static))
+            }
+        }
+        let cut = Layer(
+            "dispatch failure",
+            Some(Box::new(Layer("connection reset\nby peer", None))),
+        );
+        assert_eq!(
+            chain_on_one_line(&cut),
+            "dispatch failure: connection reset by peer"
+        );
+        let repeated = Layer(
+            "timed out: deadline",
+            Some(Box::new(Layer("deadline", None))),
+        );
+        assert_eq!(chain_on_one_line(&repeated), "timed out: deadline");
+    }
 
     #[test]
     fn display_is_one_line_with_context() {

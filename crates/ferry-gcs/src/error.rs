@@ -364,16 +364,7 @@ fn clip(text: &str) -> String {
 
 /// The error's source chain on one line, without repeats.
 fn chain(err: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next: Option<&dyn std::error::Error> = Some(err);
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
+    ferry_core::error::chain_on_one_line(err)
 }
 
 #[cfg(test)]

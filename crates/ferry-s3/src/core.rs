@@ -908,17 +908,7 @@ fn http_client(settings: &S3Settings) -> Result<SharedHttpClient> {
 }
 
 fn one_line(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let next = e.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = e.source();
-    }
-    text.replace(['\n', '\r'], " ")
+    ferry_core::error::chain_on_one_line(err)
 }
 
 #[cfg(test)]
