@@ -6,6 +6,8 @@
 //!   [`Capabilities`].
 //! * [`registry`] — scheme → backend factory; backends register themselves.
 //! * [`checksum`] — CRC32C computed while streaming, and checksums stores report.
+//! * [`retry`] — retries with backoff of temporary errors, for the engine and the backends.
+//! * [`redact`] — secrets kept out of every output; [`watchdog`] — bounded network waits.
 //! * [`transfer`] — the copy engine: parallel, verified, resumable, bounded memory.
 //! * [`relocate`] — Flink snapshot relocation: closure, layout, migrate, verify, ls.
 //! * [`memory`] — an in-memory store for tests; [`fault`] — a fault-injection layer.
@@ -20,6 +22,7 @@ pub mod memory;
 pub mod redact;
 pub mod registry;
 pub mod relocate;
+pub mod retry;
 pub mod storage;
 pub mod transfer;
 pub mod watchdog;

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use ferry_core::transfer::retry::RetryPolicy;
+use ferry_core::retry::RetryPolicy;
 use ferry_core::{Error, ErrorKind, Location, Result};
 use futures::{StreamExt, TryStreamExt};
 use opendal::Operator;

@@ -21,11 +21,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::checksum::{HdfsChecksumParams, HdfsFileChecksum, HdfsHasher};
 use async_trait::async_trait;
 use bytes::Bytes;
+use ferry_core::retry::RetryPolicy;
 use ferry_core::storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, ObjectWriter, Storage, WriteOptions,
     WriteReceipt,
 };
-use ferry_core::transfer::retry::RetryPolicy;
 use ferry_core::watchdog::{idle_items, idle_stream, Wait};
 use ferry_core::{Checksum, ChecksumKind, Error, ErrorKind, Location, Result};
 use futures::{StreamExt, TryStreamExt};

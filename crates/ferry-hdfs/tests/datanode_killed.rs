@@ -72,7 +72,7 @@ async fn datanode_killed_mid_write_fails_clearly_and_leaves_no_file() {
             // ~3 s of writing: the kill lands mid-file. No retries: the supervisor restarts the
             // DataNode within seconds, and a retry would (rightly) succeed.
             bwlimit: Some(16 << 20),
-            retry: ferry_core::transfer::retry::RetryPolicy {
+            retry: ferry_core::retry::RetryPolicy {
                 retries: 0,
                 ..Default::default()
             },

@@ -11,7 +11,7 @@ mod verify;
 
 use std::path::PathBuf;
 
-use ferry_core::transfer::retry::RetryPolicy;
+use ferry_core::retry::RetryPolicy;
 use ferry_core::transfer::{CopyOptions, VerifyMode};
 
 use crate::cli::{Cli, Command, TransferArgs, VerifyArg};

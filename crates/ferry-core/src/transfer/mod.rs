@@ -31,7 +31,6 @@ pub mod overlap;
 mod plan;
 pub mod ratelimit;
 pub mod report;
-pub mod retry;
 mod temp;
 pub mod throttle;
 
@@ -46,6 +45,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::location::Location;
+use crate::retry::RetryPolicy;
 use crate::storage::{Entry, SpecialKind, Storage};
 use budget::ByteBudget;
 use buffers::BufferPool;
@@ -53,7 +53,6 @@ use filter::Filter;
 use journal::Journal;
 use ratelimit::RateLimiter;
 use report::{CopyReport, FileOutcome, Observer};
-use retry::RetryPolicy;
 
 /// Default number of files in flight.
 pub const DEFAULT_CONCURRENCY: usize = 16;

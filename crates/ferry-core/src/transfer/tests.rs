@@ -31,7 +31,7 @@ fn small_parts() -> CopyOptions {
         part_size: 64 * 1024,
         memory_budget: 256 * 1024,
         concurrency: 4,
-        retry: retry::RetryPolicy {
+        retry: crate::retry::RetryPolicy {
             retries: 2,
             base_delay: std::time::Duration::from_millis(1),
             max_delay: std::time::Duration::from_millis(2),

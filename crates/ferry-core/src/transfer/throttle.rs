@@ -12,7 +12,7 @@
 //!   multipart upload) first waits for its turn, then reports how it went. One limiter per
 //!   store identity, for the whole process ([`limiter_for`]): both sides of an S3→S3 copy and
 //!   every copy of a migration share it.
-//! - A backend's own inner retries ([`super::retry::RetryPolicy::run_when`], used by GCS for
+//! - A backend's own inner retries ([`crate::retry::RetryPolicy::run_when`], used by GCS for
 //!   each request) wait for their turn and report throttled answers too, through the limiter
 //!   of the call they run in (a task-local set by [`ThrottledStorage`]).
 //!

@@ -1,17 +1,18 @@
-//! Retries with exponential backoff, for temporary errors only.
+//! Retries with exponential backoff, for temporary errors only: a storage concern, used by
+//! the copy engine around whole files and by backends around their own requests.
 //!
 //! The delay doubles from `base_delay` up to `max_delay`, with up to 25 % jitter. When the
 //! retries run out the error is marked `Persistent` so that no outer layer retries it again.
 //!
-//! Inside a paced storage call ([`super::throttle`]), a backend's own retries take their turn
+//! Inside a paced storage call ([`crate::transfer::throttle`]), a backend's own retries take their turn
 //! from the endpoint's limiter before each attempt again, and report throttled answers to it,
 //! so a store that says "slow down" sees fewer requests, not just later ones.
 
 use std::future::Future;
 use std::time::Duration;
 
-use super::throttle::{self, Ticket};
 use crate::error::{Error, ErrorKind, Result};
+use crate::transfer::throttle::{self, Ticket};
 
 /// How often and how patiently to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
