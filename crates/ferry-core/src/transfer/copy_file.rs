@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -37,12 +38,12 @@ impl Context {
                     // content (`/proc`) is never passed off as a verified copy.
                     self.src.storage.confirm_unchanged(&file.entry).await?;
                 }
-                self.verify(file, &staging, crc, &receipt).await?;
-                Ok(crc)
+                let written = self.verify(file, &staging, crc, &receipt).await?;
+                Ok((crc, written))
             })
             .await;
-        let crc = match result {
-            Ok(crc) => crc,
+        let (crc, written) = match result {
+            Ok(done) => done,
             Err(err) => {
                 if staging != file.target || !self.dst.storage.capabilities().atomic_writes {
                     let _ = self.dst.storage.delete(&staging).await;
@@ -53,24 +54,30 @@ impl Context {
                     .renamed(temp.path(), target.path()));
             }
         };
+        // Verification's stat is stale once the mtime is set: the journal then stats again.
+        let mut written = written;
         if self.opts.preserve_mtime {
             if let Some(modified) = file.entry.modified {
                 match self.dst.storage.set_modified(&staging, modified).await {
                     Err(err) if err.kind() != ErrorKind::Unsupported => return Err(err),
-                    _ => {}
+                    _ => written = None,
                 }
             }
         }
         // Journal first: a crash between the two then costs a re-copy, never a wrong skip.
         if let (Some(journal), Some(crc)) = (&self.journal, crc) {
             // The destination's mtime as written (a rename keeps it): a later run that finds
-            // another one knows the file was changed behind ferry's back (`plan`). One stat;
-            // a store that cannot say leaves it unrecorded, and a later run then compares
-            // content instead.
-            let dst_mtime_ns = match self.dst.storage.stat(&staging).await {
-                Ok(entry) => mtime_ns(entry.modified),
-                Err(_) => None,
+            // another one knows the file was changed behind ferry's back (`plan`). Known
+            // without a request when verification stat'ed the file; else one stat. A store
+            // that cannot say leaves it unrecorded, and a later run then compares content.
+            let modified = match written {
+                Some(modified) => modified,
+                None => match self.dst.storage.stat(&staging).await {
+                    Ok(entry) => entry.modified,
+                    Err(_) => None,
+                },
             };
+            let dst_mtime_ns = mtime_ns(modified);
             journal.append(&Record::Done {
                 rel: file.rel.clone(),
                 size: file.entry.size,
@@ -387,21 +394,22 @@ impl Context {
 
     /// Checks the written file: size always, the store's checksum where it has one, and a
     /// full re-read with `--verify full`. On mismatch the output is deleted and a temporary
-    /// `Corrupted` error returned, so the file is copied again.
+    /// `Corrupted` error returned, so the file is copied again. Returns the written file's
+    /// modification time when it had to stat it (`None` when the write receipt sufficed).
     async fn verify(
         &self,
         file: &SourceFile,
         staging: &Location,
         crc: Option<u32>,
         receipt: &WriteReceipt,
-    ) -> Result<()> {
+    ) -> Result<Option<Option<SystemTime>>> {
         let dst = self.dst.storage.as_ref();
         let expected = file.entry.size;
-        let (stored_size, listed_checksum) = match receipt.stored_size {
-            Some(size) => (size, None),
+        let (stored_size, listed_checksum, stated) = match receipt.stored_size {
+            Some(size) => (size, None, None),
             None => {
                 let written = dst.stat(staging).await?;
-                (written.size, written.checksum)
+                (written.size, written.checksum, Some(written.modified))
             }
         };
         let mut problem = (stored_size != expected).then(|| {
@@ -448,7 +456,7 @@ impl Context {
             }
         }
         match problem {
-            None => Ok(()),
+            None => Ok(stated),
             Some(problem) => {
                 let _ = dst.delete(staging).await;
                 Err(Error::new(ErrorKind::Corrupted, problem)
