@@ -11,7 +11,22 @@
 
 use std::fmt;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
 use crate::error::{Error, ErrorKind, Result};
+
+/// Everything but RFC 3986's unreserved characters (`A–Z a–z 0–9 - _ . ~`).
+const RESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encodes every byte of `text` but RFC 3986's unreserved characters, as one URL path
+/// segment or query value (GCS object names in URLs; SigV4 query strings).
+pub fn percent_encode(text: &str) -> String {
+    utf8_percent_encode(text, RESERVED).to_string()
+}
 
 /// The schemes ferry knows about, with the store family each belongs to.
 ///

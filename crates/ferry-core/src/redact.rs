@@ -39,7 +39,7 @@ pub fn add_secret(value: &str) {
         return;
     }
     let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    for form in [value.to_string(), percent_encode(value)] {
+    for form in [value.to_string(), crate::location::percent_encode(value)] {
         if !secrets.contains(&form) {
             secrets.push(form);
         }
@@ -175,21 +175,6 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     for (pattern, replacement) in patterns() {
         if let Cow::Owned(replaced) = pattern.replace_all(&out, *replacement) {
             out = Cow::Owned(replaced);
-        }
-    }
-    out
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters (as SigV4 query strings
-/// are encoded).
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
         }
     }
     out

@@ -113,16 +113,7 @@ pub(crate) fn bucket_name(location: &Location) -> Result<(&str, &str)> {
 
 /// Percent-encodes an object or bucket name for a URL path segment (all but unreserved).
 pub(crate) fn encode_segment(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for byte in name.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
+    ferry_core::location::percent_encode(name)
 }
 
 /// reqsign's HTTP hook (token requests to Google's OAuth endpoints) on our reqwest client.
