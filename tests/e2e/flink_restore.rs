@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use crate::support::*;
 use predicates::prelude::*;
 
-static JVM: Mutex<()> = Mutex::new(());
+pub(crate) static JVM: Mutex<()> = Mutex::new(());
 
 pub(crate) const RECORDS: u64 = 1000;
 pub(crate) const KEYS: u64 = 10;

@@ -14,6 +14,7 @@ mod cp_resume;
 mod cp_s3;
 mod fault_suite;
 mod flink_claim;
+mod flink_control;
 mod flink_restore;
 mod hardening_input;
 mod hardening_tree;

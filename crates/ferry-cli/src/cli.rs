@@ -67,6 +67,16 @@ pub enum Command {
     Repair(RepairArgs),
     /// List every backend's option keys (-o KEY=VALUE) with their meaning and default.
     Options,
+    /// List the jobs of a Flink cluster (over its REST API): id, state, start time, name.
+    Jobs(JobsArgs),
+    /// Take a savepoint of a running job, wait for it, print its path.
+    #[command(long_about = SAVEPOINT_ABOUT)]
+    Savepoint(SavepointArgs),
+    /// Stop a job with a savepoint, wait for it, print the savepoint's path.
+    #[command(long_about = STOP_ABOUT)]
+    Stop(StopArgs),
+    /// Trigger a checkpoint of a running job (Flink 1.17+), wait, print its id and path.
+    Checkpoint(CheckpointArgs),
 }
 
 impl Command {
@@ -81,6 +91,10 @@ impl Command {
             Command::Rewrite(args) => args.json,
             Command::Repair(args) => args.json,
             Command::Options => false,
+            Command::Jobs(args) => args.json,
+            Command::Savepoint(args) => args.wait.json,
+            Command::Stop(args) => args.wait.json,
+            Command::Checkpoint(args) => args.wait.json,
         }
     }
 }
@@ -124,6 +138,133 @@ known identical, a candidate of another size) or absence is an error: nothing is
 Without --in-place it prints what it would copy. With --in-place it copies the found files into
 the snapshot directory under the recorded names (its _metadata is not touched) and verifies the
 snapshot. To get a self-contained copy elsewhere instead: ferry migrate SNAPSHOT DST --search ROOT.";
+
+/// How to reach a Flink cluster's REST API.
+#[derive(Debug, Args, Clone)]
+pub struct FlinkArgs {
+    /// Flink's REST endpoint: the JobManager's (http://jobmanager:8081) or a gateway's.
+    #[arg(long, value_name = "URL")]
+    pub flink: String,
+    /// A PEM file of CA certificates to trust for an https:// --flink, besides the system's.
+    #[arg(long, value_name = "FILE")]
+    pub flink_ca: Option<PathBuf>,
+    /// An extra request header, 'Name: value' (e.g. a proxy's or gateway's token); repeatable.
+    /// Values never appear in any output.
+    #[arg(long, value_name = "NAME: VALUE")]
+    pub flink_header: Vec<String>,
+}
+
+/// Waiting for a trigger, and where pending triggers are kept.
+#[derive(Debug, Args, Clone)]
+pub struct WaitArgs {
+    /// Give up waiting after DUR (Flink goes on; a re-run picks the result up).
+    #[arg(long, default_value = "30m", value_parser = parse_duration, value_name = "DUR")]
+    pub timeout: Duration,
+    /// Where pending triggers are kept (flink-triggers/), so that a re-run waits for the same
+    /// savepoint instead of taking another [default: $XDG_STATE_HOME/ferry, else
+    /// ~/.local/state/ferry].
+    #[arg(long, env = "FERRY_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ferry jobs`.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// The cluster.
+    #[command(flatten)]
+    pub flink: FlinkArgs,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Flink's canonical format (any state backend can restore it).
+    Canonical,
+    /// The state backend's native format (faster to take; Flink 1.15+).
+    Native,
+}
+
+const SAVEPOINT_ABOUT: &str = "\
+Take a savepoint of a running job over Flink's REST API, wait for it, and print its path on
+stdout (progress and restore guidance on stderr).
+
+JOB is a job id or the name of one running job. Without TARGET_DIR, Flink writes the savepoint
+under its configured state.savepoints.dir (as `flink savepoint` does).
+
+The trigger is idempotent: its id is chosen by ferry and kept under the state directory before
+it is sent (Flink 1.15+), so running the same command again after a crash, a lost connection,
+Ctrl-C or --timeout waits for the same savepoint instead of taking a second one.";
+
+/// `ferry savepoint`.
+#[derive(Debug, Args)]
+pub struct SavepointArgs {
+    /// The job: its id, or the name of one running job.
+    pub job: String,
+    /// Where the savepoint goes (default: Flink's state.savepoints.dir).
+    pub target_dir: Option<String>,
+    /// The savepoint format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<FormatArg>,
+    /// Trigger and print the trigger id without waiting; the same command without --detach
+    /// picks the result up.
+    #[arg(long)]
+    pub detach: bool,
+    /// The cluster.
+    #[command(flatten)]
+    pub flink: FlinkArgs,
+    /// Waiting.
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+const STOP_ABOUT: &str = "\
+Stop a job with a savepoint over Flink's REST API (as `flink stop --savepointPath DIR JOB`),
+wait for it, and print the savepoint's path on stdout. The trigger is idempotent as for
+`ferry savepoint`: a re-run of the same command after an interruption waits for the same stop.";
+
+/// `ferry stop`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The job: its id, or the name of one running job.
+    pub job: String,
+    /// Where the savepoint goes (default: Flink's state.savepoints.dir).
+    #[arg(long, value_name = "DIR")]
+    pub savepoint_path: Option<String>,
+    /// Emit MAX_WATERMARK before stopping (flushes event-time windows and timers).
+    #[arg(long)]
+    pub drain: bool,
+    /// The savepoint format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<FormatArg>,
+    /// The cluster.
+    #[command(flatten)]
+    pub flink: FlinkArgs,
+    /// Waiting.
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// `ferry checkpoint`.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// The job: its id, or the name of one running job.
+    pub job: String,
+    /// A full checkpoint, even if the job takes incremental ones.
+    #[arg(long)]
+    pub full: bool,
+    /// The cluster.
+    #[command(flatten)]
+    pub flink: FlinkArgs,
+    /// Waiting.
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
 
 /// `ferry repair`.
 #[derive(Debug, Args)]

@@ -102,7 +102,23 @@ pub fn register_secrets() {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let mut next_is_option = false;
+    let mut next_is_header = false;
     for arg in &args {
+        // --flink-header 'Name: value': the value is a secret.
+        let header = if next_is_header {
+            next_is_header = false;
+            Some(arg.as_str())
+        } else if arg == "--flink-header" {
+            next_is_header = true;
+            None
+        } else {
+            arg.strip_prefix("--flink-header=")
+        };
+        if let Some((_, value)) = header.and_then(|h| h.split_once(':')) {
+            if !value.trim().is_empty() {
+                redact::add_secret(value.trim());
+            }
+        }
         let pair = if next_is_option {
             next_is_option = false;
             Some(arg.as_str())

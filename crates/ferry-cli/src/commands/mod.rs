@@ -2,6 +2,7 @@
 //! translation of shared flags into the core's options.
 
 mod cp;
+mod flink;
 mod inspect;
 mod ls;
 mod migrate;
@@ -27,6 +28,10 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Inspect(args) => inspect::run(args, &cli.global).await,
         Command::Rewrite(args) => rewrite::run(args, &cli.global).await,
         Command::Repair(args) => repair::run(args, &cli.global).await,
+        Command::Jobs(args) => flink::jobs(args).await,
+        Command::Savepoint(args) => flink::savepoint(args, &cli.global).await,
+        Command::Stop(args) => flink::stop(args, &cli.global).await,
+        Command::Checkpoint(args) => flink::checkpoint(args, &cli.global).await,
         Command::Options => {
             print!(
                 "{}",
@@ -113,13 +118,7 @@ fn check_ranges(args: &TransferArgs) -> anyhow::Result<()> {
 /// read-only HOME in a container) means no journal, with a warning — not a failed copy: a
 /// re-run still skips the files already at the destination with the same bytes.
 fn journal_dir(args: &TransferArgs, dry_run: bool) -> Option<PathBuf> {
-    let base = args.state_dir.clone().or_else(|| {
-        std::env::var_os("XDG_STATE_HOME")
-            .map(|d| PathBuf::from(d).join("ferry"))
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/ferry"))
-            })
-    })?;
+    let base = state_base(args.state_dir.clone())?;
     let dir = base.join("journals");
     if dry_run {
         // Only read: a journal that cannot be read is no journal (the engine says why).
@@ -137,6 +136,18 @@ fn journal_dir(args: &TransferArgs, dry_run: bool) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// ferry's state directory: `given` (`--state-dir`/`FERRY_STATE_DIR`), else
+/// `$XDG_STATE_HOME/ferry`, else `~/.local/state/ferry`.
+pub fn state_base(given: Option<PathBuf>) -> Option<PathBuf> {
+    given.or_else(|| {
+        std::env::var_os("XDG_STATE_HOME")
+            .map(|d| PathBuf::from(d).join("ferry"))
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/ferry"))
+            })
+    })
 }
 
 /// Creates `dir` if needed and checks that a file can be created in it.

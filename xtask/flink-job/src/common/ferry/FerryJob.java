@@ -9,6 +9,8 @@ import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
 import org.apache.flink.runtime.util.EnvironmentInformation;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -17,6 +19,7 @@ import java.io.FileOutputStream;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
 import java.lang.reflect.Method;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -62,6 +65,15 @@ import java.util.concurrent.TimeUnit;
  *   --timeout-seconds N     (default 120)
  *   -D key=value            any other Flink configuration (repeatable)
  * java … ferry.FerryJob version     prints the Flink version
+ * java … ferry.FerryJob serve [OPTIONS]   as run, but in a MiniCluster serving Flink's REST API
+ *                           on 127.0.0.1 (a free port): once --records are processed it prints
+ *                           FERRY_REST=http://127.0.0.1:PORT and FERRY_JOB=&lt;job id&gt; on stdout
+ *                           and keeps the cluster up (the job running, until something stops
+ *                           it over REST) until its standard input is closed or
+ *                           --timeout-seconds pass; then it cancels the job and exits 0.
+ *                           --take is ignored. Extra option:
+ *   --slow-snapshot-ms N    each source subtask sleeps N ms while snapshotting its state
+ *                           (savepoints and checkpoints take that long)
  * </pre>
  *
  * <h2>The job</h2>
@@ -103,6 +115,7 @@ public final class FerryJob {
         boolean allowNonRestored;
         String report;
         long timeoutSeconds = 120;
+        long slowSnapshotMs;
         final Map<String, String> extra = new LinkedHashMap<>();
     }
 
@@ -114,13 +127,13 @@ public final class FerryJob {
             System.out.println(EnvironmentInformation.getVersion());
             System.exit(0);
         }
-        if (!args[0].equals("run")) {
+        if (!args[0].equals("run") && !args[0].equals("serve")) {
             usage("unknown command " + args[0]);
         }
         Options o = parse(args);
         int code;
         try {
-            code = run(o);
+            code = args[0].equals("serve") ? serve(o) : run(o);
         } catch (Throwable t) {
             System.err.println("ferry-job: error: " + t);
             t.printStackTrace();
@@ -162,6 +175,7 @@ public final class FerryJob {
                 case "--take": o.take = v; break;
                 case "--changelog": o.changelogDir = v; break;
                 case "--slow-micros": o.slowMicros = Long.parseLong(v); break;
+                case "--slow-snapshot-ms": o.slowSnapshotMs = Long.parseLong(v); break;
                 case "--restore": o.restore = v; break;
                 case "--claim-mode": o.claimMode = v; break;
                 case "--report": o.report = v; break;
@@ -358,6 +372,82 @@ public final class FerryJob {
             System.out.println("FERRY_SNAPSHOT=" + snapshot);
         }
         return 0;
+    }
+
+    /**
+     * {@code serve}: the job in a MiniCluster this JVM owns (a per-job local environment would
+     * shut its cluster down as soon as the job stops, taking the REST endpoint with it), submitted
+     * through the cluster's own REST endpoint, kept up until stdin closes or the timeout.
+     */
+    private static int serve(Options o) throws Exception {
+        Configuration conf = configuration(o);
+        set(conf, "127.0.0.1", "rest.address", "rest.bind-address");
+        FileSystem.initialize(conf, null);
+        Shared.slowMicros = o.slowMicros;
+        Shared.snapshotSleepMs = o.slowSnapshotMs;
+        MiniClusterConfiguration mc = new MiniClusterConfiguration.Builder()
+                .setConfiguration(conf)
+                .setNumTaskManagers(1)
+                .setNumSlotsPerTaskManager(o.parallelism)
+                .build();
+        MiniCluster cluster = new MiniCluster(mc);
+        cluster.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(o.timeoutSeconds);
+        try {
+            URI rest = cluster.getRestAddress().get(60, TimeUnit.SECONDS);
+            // The client must not inherit the cluster's "any free port" setting.
+            Configuration clientConf = new Configuration(conf);
+            set(clientConf, Integer.toString(rest.getPort()), "rest.port");
+            set(clientConf, rest.getHost(), "rest.address");
+            StreamExecutionEnvironment env =
+                    StreamExecutionEnvironment.createRemoteEnvironment(rest.getHost(), rest.getPort(), clientConf);
+            env.configure(clientConf, Thread.currentThread().getContextClassLoader());
+            env.setParallelism(o.parallelism);
+            if (o.checkpointDir != null) {
+                env.enableCheckpointing(o.checkpointInterval);
+            }
+            DataStream<Long> source = FerrySource.attach(env, o.records, o.parallelism);
+            source.keyBy(new ByKey(o.keys)).process(new Counter()).uid("ferry-counter").name("counter");
+            JobClient client = env.executeAsync("ferry-job");
+            JobID jobId = client.getJobID();
+            System.err.println("ferry-job: serving job " + jobId + " on Flink " + EnvironmentInformation.getVersion()
+                    + " at " + rest);
+            try {
+                while (Shared.PROCESSED.get() < o.records) {
+                    checkAlive(client, deadline, "waiting for " + o.records + " records to be processed ("
+                            + Shared.PROCESSED.get() + " so far)");
+                    Thread.sleep(20);
+                }
+            } catch (TimeoutException e) {
+                System.err.println("ferry-job: timeout: " + e.getMessage());
+                return 3;
+            } catch (JobFailedException e) {
+                System.err.println("ferry-job: the job failed: " + e.getMessage());
+                return 2;
+            }
+            System.out.println("FERRY_REST=http://" + rest.getHost() + ":" + rest.getPort());
+            System.out.println("FERRY_JOB=" + jobId);
+            System.out.flush();
+            Thread stdin = new Thread(() -> {
+                try {
+                    while (System.in.read() >= 0) {
+                        // Serve until closed.
+                    }
+                } catch (Exception e) {
+                    // Closed.
+                }
+            });
+            stdin.setDaemon(true);
+            stdin.start();
+            while (stdin.isAlive() && System.nanoTime() < deadline) {
+                stdin.join(200);
+            }
+            cancel(client);
+            writeReport(o, jobId, null);
+            return 0;
+        } finally {
+            cluster.closeAsync().get(60, TimeUnit.SECONDS);
+        }
     }
 
     private static final class TimeoutException extends Exception {

@@ -34,4 +34,6 @@ public final class Shared {
     public static final Map<Long, Boolean> RESTORED_TIMERS = new ConcurrentHashMap<>();
     /** Microseconds the counter function busy-waits per record (to create backpressure). */
     public static volatile long slowMicros = 0;
+    /** Milliseconds each source subtask sleeps while snapshotting (slow savepoints). */
+    public static volatile long snapshotSleepMs = 0;
 }

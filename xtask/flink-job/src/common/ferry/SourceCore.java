@@ -86,6 +86,9 @@ public final class SourceCore implements Serializable {
 
     /** Stores the lanes' offsets; remembers the first checkpoint taken after the quota was emitted. */
     public void snapshot(ListState<Long> state, long checkpointId) throws Exception {
+        if (Shared.snapshotSleepMs > 0) {
+            Thread.sleep(Shared.snapshotSleepMs);
+        }
         state.clear();
         for (int i = 0; i < lanes.length; i++) {
             state.add((((long) lanes[i]) << LANE_SHIFT) | offsets[i]);
