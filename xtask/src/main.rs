@@ -8,6 +8,8 @@
 //!   same tree against the test server of that store, in the same run.
 //! * `cargo xtask bench metadata` — decode + rewrite-all-paths + encode of a large synthetic
 //!   `_metadata`; MB/s and peak memory.
+//! * `cargo xtask dist [--check]` — the release artifact in `target/dist/` (a stripped LTO
+//!   binary for glibc ≥ 2.17, completions, man pages), measured (see `dist.rs`).
 //! * `cargo xtask fixtures` — regenerate the real-Flink `_metadata` fixtures (see
 //!   `fixtures.rs`); `cargo xtask oracle` — check the codec against Flink's own loader.
 //! * `cargo xtask fuzz decode|rewrite|journal [--runs N]` — one libFuzzer target on stable
@@ -20,6 +22,7 @@ mod bench_gcs;
 mod bench_hdfs;
 mod bench_migrate;
 mod bench_s3;
+mod dist;
 mod fixtures;
 mod flink;
 mod fuzz;
@@ -38,6 +41,7 @@ fn main() -> Result<()> {
         Some("test") => test(&rest),
         Some("bench") if rest.first() == Some(&"metadata") => bench_metadata(&rest[1..]),
         Some("bench") => bench::run(&rest),
+        Some("dist") => dist::run(&rest),
         Some("fixtures") => fixtures::run(&rest),
         Some("fuzz") => fuzz::run(&rest),
         Some("oracle") => oracle::run(&rest),
@@ -46,7 +50,7 @@ fn main() -> Result<()> {
         _ => {
             eprintln!(
                 "usage: cargo xtask <test [--no-lint] | bench cp|s3|gcs|hdfs|migrate [--runs N] | \
-                 bench metadata | \
+                 bench metadata | dist [--check] | \
                  fixtures [--versions V,..] [--variants A,..] | oracle [--versions V,..] | \
                  servers | tidy | fuzz decode|rewrite|journal [--runs N]>"
             );
@@ -73,6 +77,8 @@ fn test(args: &[&str]) -> Result<()> {
         )?;
         util::step("tidy", tidy::run())?;
     }
+    // The release artifact's profile and tool chain (the artifact itself: `cargo xtask dist`).
+    util::step("dist", dist::run(&["--check"]))?;
     let servers = servers::start_all()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = std::process::Command::new(cargo);

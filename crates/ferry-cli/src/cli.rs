@@ -13,7 +13,7 @@ use crate::units::{parse_duration, parse_size};
 #[derive(Debug, Parser)]
 #[command(
     name = "ferry",
-    version,
+    version = crate::build_info::VERSION_LINE,
     propagate_version = true,
     max_term_width = 100
 )]
@@ -77,6 +77,36 @@ pub enum Command {
     Stop(StopArgs),
     /// Trigger a checkpoint of a running job (Flink 1.17+), wait, print its id and path.
     Checkpoint(CheckpointArgs),
+    /// Print the version, git commit, build date, target and optional features.
+    Version(VersionArgs),
+    /// Print a shell completion script on stdout (e.g. `ferry completions bash >
+    /// /etc/bash_completion.d/ferry`).
+    Completions(CompletionsArgs),
+    /// Write man pages (ferry.1 and one per command) into DIR.
+    Manpages(ManpagesArgs),
+}
+
+/// `ferry version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Print JSON on stdout (schema: docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ferry completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `ferry manpages`.
+#[derive(Debug, Args)]
+pub struct ManpagesArgs {
+    /// The directory to write into (created if missing).
+    pub dir: PathBuf,
 }
 
 impl Command {
@@ -90,11 +120,12 @@ impl Command {
             Command::Inspect(args) => args.json,
             Command::Rewrite(args) => args.json,
             Command::Repair(args) => args.json,
-            Command::Options => false,
             Command::Jobs(args) => args.json,
             Command::Savepoint(args) => args.wait.json,
             Command::Stop(args) => args.wait.json,
             Command::Checkpoint(args) => args.wait.json,
+            Command::Version(args) => args.json,
+            Command::Options | Command::Completions(_) | Command::Manpages(_) => false,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! an exit code (see [`exit`]). Errors print as one line on stderr: `ferry: error: …`.
 
 mod backends;
+mod build_info;
 mod cli;
 mod commands;
 mod exit;

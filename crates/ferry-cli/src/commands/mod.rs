@@ -1,6 +1,7 @@
 //! One module per subcommand, each with a `run` that returns an exit code, and the
 //! translation of shared flags into the core's options.
 
+mod completions;
 mod cp;
 mod flink;
 mod inspect;
@@ -9,6 +10,7 @@ mod migrate;
 mod repair;
 mod rewrite;
 mod verify;
+mod version;
 
 use std::path::PathBuf;
 
@@ -39,6 +41,9 @@ pub async fn run(cli: Cli) -> i32 {
             );
             Ok(crate::exit::OK)
         }
+        Command::Version(args) => version::run(&args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Manpages(args) => completions::manpages(&args),
     };
     result.unwrap_or_else(|err| crate::exit::report(&err, json))
 }
