@@ -19,6 +19,7 @@ mod flink_restore;
 mod hardening_input;
 mod hardening_tree;
 mod inspect;
+mod install;
 mod kill_trials;
 mod migrate;
 mod secrets;

@@ -2,6 +2,7 @@
 //! generated from the command-line grammar itself (clap_complete, clap_mangen), so they never
 //! drift from what the binary accepts. `cargo xtask dist` ships both beside the binary.
 
+use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -12,8 +13,11 @@ use crate::cli::{Cli, CompletionsArgs, ManpagesArgs};
 /// Prints the completion script for one shell on stdout.
 pub fn completions(args: &CompletionsArgs) -> anyhow::Result<i32> {
     let mut command = Cli::command();
-    let mut out = std::io::stdout().lock();
-    clap_complete::generate(args.shell, &mut command, "ferry", &mut out);
+    // Generated in memory: clap_complete panics on a write error, and a closed stdout
+    // (`ferry completions bash | head`) is not an error.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "ferry", &mut script);
+    std::io::stdout().write_all(&script)?;
     Ok(crate::exit::OK)
 }
 
@@ -34,8 +38,11 @@ pub fn manpages(args: &ManpagesArgs) -> anyhow::Result<i32> {
 /// Writes the page of `command` (named `name`) and of each of its subcommands, returning how
 /// many pages were written.
 fn write_pages(command: &clap::Command, name: &str, dir: &Path) -> anyhow::Result<usize> {
-    // Each page's title and synopsis read `ferry cp …`, not `cp …`.
-    let command = command.clone().name(name.to_string());
+    // Each page is titled `ferry-cp` and its synopsis reads `ferry cp …`, not `cp …`.
+    let command = command
+        .clone()
+        .display_name(name.to_string())
+        .bin_name(name.replace('-', " "));
     let path = dir.join(format!("{name}.1"));
     let mut page = Vec::new();
     clap_mangen::Man::new(command.clone())
