@@ -21,6 +21,7 @@ mod hardening_tree;
 mod inspect;
 mod install;
 mod kill_trials;
+mod lifecycle;
 mod migrate;
 mod secrets;
 mod snapshot_traps;

@@ -65,6 +65,14 @@ pub enum Command {
     /// savepoint).
     #[command(long_about = REPAIR_ABOUT)]
     Repair(RepairArgs),
+    /// Remove a savepoint or retained checkpoint and the files outside it that no other
+    /// snapshot under its roots references (a dry run unless --delete).
+    #[command(long_about = DISPOSE_ABOUT)]
+    Dispose(DisposeArgs),
+    /// Apply a retention policy to savepoint directories and checkpoint bases and remove what
+    /// no kept snapshot references (a dry run unless --delete).
+    #[command(long_about = GC_ABOUT)]
+    Gc(GcArgs),
     /// List every backend's option keys (-o KEY=VALUE) with their meaning and default.
     Options,
     /// List the jobs of a Flink cluster (over its REST API): id, state, start time, name.
@@ -125,6 +133,8 @@ impl Command {
             Command::Stop(args) => args.wait.json,
             Command::Checkpoint(args) => args.wait.json,
             Command::Version(args) => args.json,
+            Command::Dispose(args) => args.json,
+            Command::Gc(args) => args.json,
             Command::Options | Command::Completions(_) | Command::Manpages(_) => false,
         }
     }
@@ -295,6 +305,88 @@ pub struct CheckpointArgs {
     /// Waiting.
     #[command(flatten)]
     pub wait: WaitArgs,
+
+const DISPOSE_ABOUT: &str = "\
+Remove a savepoint or retained checkpoint: its directory, and the files outside it (the job's
+shared/ and taskowned/, file-merging segments) that no other complete snapshot under the same
+roots references. The roots are the snapshot's checkpoint base (<base> of <base>/<job>/chk-N) or
+savepoint directory, plus every --keep-root (where a migrated copy or a restored job lives).
+
+A dry run unless --delete: it prints what would go and why the rest is kept. A snapshot under the
+roots whose _metadata cannot be decoded stops every deletion (it may reference anything). The
+newest checkpoint of a job is refused while a newer chk-N is being written or within an hour of
+being written. _metadata goes first, so a killed run leaves an incomplete directory, never a
+complete-looking snapshot with files missing; run the same command again to finish.";
+
+const GC_ABOUT: &str = "\
+Apply a retention policy to savepoint directories and checkpoint bases, then remove what no kept
+snapshot references: snapshots outside the policy, their exclusive files, orphaned files in
+shared/ and taskowned/, and incomplete chk-N directories older than the grace period.
+
+The policy is per job (a checkpoint job directory, or a savepoint directory): --keep-latest N
+keeps the N newest complete snapshots, --keep-newer-than DUR those written within DUR; with both,
+a snapshot is kept only if it satisfies both (the Flink Kubernetes Operator's
+savepoint.history.max.count and max.age). Always kept: the newest complete snapshot and the
+newest chk-N of every job, snapshots named with --keep, snapshots whose _metadata cannot be
+decoded (and while one is kept, nothing is deleted), and files written within --grace.
+
+A dry run unless --delete. Any listing or read error ends the run before anything is deleted; a
+root holding no complete snapshot is an error. Files referenced by snapshots outside the roots
+are not seen: name every root whose snapshots may share files.";
+
+/// `ferry dispose`.
+#[derive(Debug, Args)]
+pub struct DisposeArgs {
+    /// The snapshot: a savepoint directory, a chk-N directory or a _metadata path.
+    pub snapshot: String,
+    /// Another directory whose snapshots must stay restorable (a migrated copy, a restored
+    /// job's checkpoints); repeatable.
+    #[arg(long, value_name = "URI")]
+    pub keep_root: Vec<String>,
+    /// Delete (default: a dry run that prints what would go).
+    #[arg(long)]
+    pub delete: bool,
+    /// Move the files under URI (same store, same paths below it) instead of deleting them.
+    #[arg(long, value_name = "URI", requires = "delete")]
+    pub trash: Option<String>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Settings of the store.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+/// `ferry gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Savepoint directories and checkpoint bases (URIs or local paths); they must not overlap.
+    #[arg(required = true, value_name = "ROOT")]
+    pub roots: Vec<String>,
+    /// Keep the N newest complete snapshots of each job (at least 1).
+    #[arg(long, value_name = "N")]
+    pub keep_latest: Option<usize>,
+    /// Keep the snapshots written within DUR (e.g. 7d, 12h).
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub keep_newer_than: Option<Duration>,
+    /// Keep this snapshot whatever the policy says; repeatable.
+    #[arg(long, value_name = "SNAPSHOT")]
+    pub keep: Vec<String>,
+    /// Files outside kept snapshots written within DUR are kept (checkpoints in progress).
+    #[arg(long, value_parser = parse_duration, default_value = "1h", value_name = "DUR")]
+    pub grace: Duration,
+    /// Delete (default: a dry run that prints what would go).
+    #[arg(long)]
+    pub delete: bool,
+    /// Move the files under URI (same store, same paths below it) instead of deleting them.
+    #[arg(long, value_name = "URI", requires = "delete")]
+    pub trash: Option<String>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Settings of the stores.
+    #[command(flatten)]
+    pub backend: BackendArgs,
 }
 
 /// `ferry repair`.

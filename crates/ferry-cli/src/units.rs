@@ -43,7 +43,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "" | "s" => value,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
-        _ => return Err(format!("{text:?} has an unknown unit (use ms, s, m or h)")),
+        "d" => value * 86_400.0,
+        _ => {
+            return Err(format!(
+                "{text:?} has an unknown unit (use ms, s, m, h or d)"
+            ))
+        }
     };
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is out of range"))
 }
@@ -87,7 +92,8 @@ mod tests {
         assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5d").is_err());
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_duration("5w").is_err());
         assert_eq!(human_duration(Duration::from_secs(42)), "42s");
         assert_eq!(human_duration(Duration::from_secs(187)), "3m07s");
         assert_eq!(human_duration(Duration::from_secs(7500)), "2h05m");

@@ -58,6 +58,8 @@ checks!(
     list_dir_is_one_level,
     list_paginates_many_entries,
     delete_is_idempotent,
+    delete_many_removes_each,
+    remove_empty_dir_only_when_empty,
     odd_names,
     multipart_upload,
     multipart_abort,
@@ -389,6 +391,51 @@ pub async fn delete_is_idempotent(s: &dyn Storage, root: &Location) -> CheckResu
     s.delete(&at)
         .await
         .map_err(err("delete of a missing object"))
+}
+
+/// `delete_many` removes every object given (more than one S3 batch), missing ones included,
+/// and nothing else.
+pub async fn delete_many_removes_each(s: &dyn Storage, root: &Location) -> CheckResult {
+    let count = 1005;
+    futures::stream::iter(0..count)
+        .map(|i| async move { put(s, &root.join(&format!("m/{i:05}")), b"x").await })
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let mut doomed: Vec<Location> = (1..count)
+        .map(|i| root.join(&format!("m/{i:05}")))
+        .collect();
+    doomed.push(root.join("m/missing"));
+    s.delete_many(&doomed).await.map_err(err("delete_many"))?;
+    let listed = list_rel(s, &root.join("m")).await?;
+    ensure(listed == ["00000"], || {
+        format!("left after delete_many: {} objects", listed.len())
+    })
+}
+
+/// `remove_empty_dir` leaves a directory that holds a file (and the file), and removes it once
+/// empty where the store has directories; a missing one is no error.
+pub async fn remove_empty_dir_only_when_empty(s: &dyn Storage, root: &Location) -> CheckResult {
+    let dir = root.join("e");
+    let file = dir.join("f");
+    put(s, &file, b"x").await?;
+    s.remove_empty_dir(&dir)
+        .await
+        .map_err(err("remove_empty_dir of a non-empty directory"))?;
+    ensure(read_all(s, &file).await? == b"x", || "the file went".into())?;
+    s.delete(&file).await.map_err(err("delete"))?;
+    s.remove_empty_dir(&dir)
+        .await
+        .map_err(err("remove_empty_dir"))?;
+    if s.capabilities().directories {
+        ensure(
+            matches!(s.stat(&dir).await, Err(e) if e.kind() == ErrorKind::NotFound),
+            || "the empty directory is still there".into(),
+        )?;
+    }
+    s.remove_empty_dir(&root.join("never"))
+        .await
+        .map_err(err("remove_empty_dir of a missing directory"))
 }
 
 /// Spaces, unicode, `+`, `%`, `=` and `#` in names survive a round trip and a listing.

@@ -295,6 +295,10 @@ impl Storage for FaultyStorage {
         self.rules.enter("delete", location).await?;
         self.inner.delete(location).await
     }
+    async fn remove_empty_dir(&self, dir: &Location) -> Result<()> {
+        self.rules.enter("delete", dir).await?;
+        self.inner.remove_empty_dir(dir).await
+    }
     async fn mkdirs(&self, location: &Location) -> Result<()> {
         self.inner.mkdirs(location).await
     }

@@ -10,6 +10,7 @@
 //! * [`redact`] — secrets kept out of every output; [`watchdog`] — bounded network waits.
 //! * [`transfer`] — the copy engine: parallel, verified, resumable, bounded memory.
 //! * [`relocate`] — Flink snapshot relocation: closure, layout, migrate, verify, ls.
+//! * [`lifecycle`] — disposing snapshots and collecting garbage under a retention policy.
 //! * [`memory`] — an in-memory store for tests; [`fault`] — a fault-injection layer.
 //!
 //! This crate depends on no cloud SDK; backends live in their own crates.
@@ -17,6 +18,7 @@
 pub mod checksum;
 pub mod error;
 pub mod fault;
+pub mod lifecycle;
 pub mod location;
 pub mod memory;
 pub mod redact;

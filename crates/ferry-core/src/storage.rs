@@ -20,7 +20,9 @@
 //!   as it is written (filesystems; the engine adds temp-name + rename on top).
 //! * Multipart uploads accept parts in any order and concurrently; `complete` assembles them by
 //!   index; `abort` leaves nothing behind.
-//! * `delete` of a missing object succeeds.
+//! * `delete` of a missing object succeeds; `delete_many` is `delete` of each.
+//! * `remove_empty_dir` removes only an empty directory; a non-empty or missing one stays
+//!   as it is, without error.
 //! * `rename` replaces an existing destination.
 
 use std::ops::Range;
@@ -384,6 +386,26 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Removes a file or object. A missing one is not an error.
     async fn delete(&self, location: &Location) -> Result<()>;
 
+    /// Removes several files or objects, as [`Storage::delete`] would one by one; stores with a
+    /// batch request (S3 DeleteObjects, up to [`DELETE_BATCH`] keys) override this. Stops at the
+    /// first failure: the files before it are gone, the failed one and those after it may
+    /// remain. The default deletes up to 16 at a time.
+    async fn delete_many(&self, locations: &[Location]) -> Result<()> {
+        for chunk in locations.chunks(16) {
+            let deletes: Vec<_> = chunk.iter().map(|location| self.delete(location)).collect();
+            futures::future::try_join_all(deletes).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes the directory `dir` if it exists and is empty, where the store has directories;
+    /// a directory that still holds anything, or is missing, is left as it is (not an error).
+    /// Never recursive. Stores without directories keep this default, which does nothing.
+    async fn remove_empty_dir(&self, dir: &Location) -> Result<()> {
+        let _ = dir;
+        Ok(())
+    }
+
     /// Creates a directory and its parents where the store has directories; a no-op elsewhere.
     async fn mkdirs(&self, location: &Location) -> Result<()> {
         let _ = location;
@@ -435,6 +457,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 }
+
+/// Most locations one [`Storage::delete_many`] call is given by the engine (S3's DeleteObjects
+/// limit).
+pub const DELETE_BATCH: usize = 1000;
 
 /// [`Storage::check_container`] for bucket stores, whose `stat` of a bucket's root says whether
 /// the bucket exists: `NotFound` (no such bucket) and `InvalidInput` (a name the store

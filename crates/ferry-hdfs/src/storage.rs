@@ -740,6 +740,31 @@ impl Storage for HdfsStorage {
             Err(e) => Err(map(e, "delete", path)),
         }
     }
+    async fn remove_empty_dir(&self, dir: &Location) -> Result<()> {
+        let path = path_of(dir);
+        match self
+            .bounded("stat", path, self.client.get_file_info(path))
+            .await?
+        {
+            Ok(status) if status.isdir => {}
+            Ok(_) | Err(HdfsError::FileNotFound(_)) => return Ok(()),
+            Err(e) => return Err(map(e, "stat", path)),
+        }
+        // Non-recursive: the NameNode refuses a directory that still holds anything.
+        match self
+            .bounded("delete", path, self.client.delete(path, false))
+            .await?
+        {
+            Ok(_) | Err(HdfsError::FileNotFound(_)) => Ok(()),
+            Err(HdfsError::RPCError(class, _)) | Err(HdfsError::FatalRPCError(class, _))
+                if class.ends_with("PathIsNotEmptyDirectoryException") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(map(e, "delete", path)),
+        }
+    }
+
     async fn mkdirs(&self, location: &Location) -> Result<()> {
         let path = path_of(location);
         self.bounded("mkdirs", path, self.client.mkdirs(path, 0o755, true))

@@ -447,6 +447,22 @@ impl Storage for LocalStorage {
         .await
     }
 
+    async fn remove_empty_dir(&self, dir: &Location) -> Result<()> {
+        let path = local_path(dir)?;
+        blocking(move || match std::fs::remove_dir(&path) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    IoKind::NotFound | IoKind::DirectoryNotEmpty | IoKind::NotADirectory
+                ) =>
+            {
+                Ok(())
+            }
+            other => other.map_err(io_error("remove_dir", &path)),
+        })
+        .await
+    }
+
     async fn mkdirs(&self, location: &Location) -> Result<()> {
         let path = local_path(location)?;
         blocking(move || std::fs::create_dir_all(&path).map_err(io_error("mkdirs", &path))).await

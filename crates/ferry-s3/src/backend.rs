@@ -406,6 +406,30 @@ impl Storage for S3Storage {
         self.core.s3_delete(location).await
     }
 
+    /// DeleteObjects: up to 1000 keys of one bucket per request.
+    async fn delete_many(&self, locations: &[Location]) -> Result<()> {
+        let mut rest = locations;
+        while let Some(first) = rest.first() {
+            let bucket = first.with_path("");
+            let same = rest
+                .iter()
+                .take(ferry_core::storage::DELETE_BATCH)
+                .take_while(|l| l.authority() == first.authority())
+                .count();
+            let (batch, tail) = rest.split_at(same);
+            if let Some(root) = batch.iter().find(|l| l.is_root()) {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("{root} is a bucket, not an object"),
+                ));
+            }
+            let keys = batch.iter().map(|l| l.key().to_string()).collect();
+            self.core.s3_delete_batch(&bucket, keys).await?;
+            rest = tail;
+        }
+        Ok(())
+    }
+
     async fn copy(&self, from: &Location, to: &Location) -> Result<WriteReceipt> {
         crate::copy::copy(self, from, to).await
     }

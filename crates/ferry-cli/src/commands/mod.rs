@@ -3,6 +3,8 @@
 
 mod completions;
 mod cp;
+mod dispose;
+mod gc;
 mod flink;
 mod inspect;
 mod ls;
@@ -34,6 +36,8 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Savepoint(args) => flink::savepoint(args, &cli.global).await,
         Command::Stop(args) => flink::stop(args, &cli.global).await,
         Command::Checkpoint(args) => flink::checkpoint(args, &cli.global).await,
+        Command::Dispose(args) => dispose::run(args, &cli.global).await,
+        Command::Gc(args) => gc::run(args, &cli.global).await,
         Command::Options => {
             print!(
                 "{}",

@@ -124,7 +124,7 @@ fn serialize_time<S: serde::Serializer>(
 }
 
 /// Whether a directory name is a snapshot directory Flink creates.
-fn snapshot_kind(name: &str) -> Option<&'static str> {
+pub(crate) fn snapshot_kind(name: &str) -> Option<&'static str> {
     if name.starts_with("savepoint-") {
         Some("savepoint")
     } else if name
@@ -142,7 +142,7 @@ fn snapshot_kind(name: &str) -> Option<&'static str> {
 const STATE_DIRS: [&str; 2] = ["shared", "taskowned"];
 
 /// How many snapshot directories are listed at once.
-const LISTINGS_IN_FLIGHT: usize = 8;
+pub(crate) const LISTINGS_IN_FLIGHT: usize = 8;
 
 /// Lists the snapshots under `root` (a savepoint directory, a checkpoint base, a job directory,
 /// or a snapshot itself), oldest first. A `root` that does not exist is a `NotFound` error.
@@ -153,6 +153,22 @@ const LISTINGS_IN_FLIGHT: usize = 8;
 /// `taskowned/`; only the snapshot directories themselves are listed in full, to count their
 /// files and find `_metadata`.
 pub async fn list(storage: &dyn Storage, root: &Location) -> Result<Vec<SnapshotInfo>> {
+    let dirs = find_dirs(storage, root).await?;
+    let found: Vec<SnapshotInfo> = futures::stream::iter(dirs)
+        .map(|(dir, kind)| survey(storage, dir, kind))
+        .buffered(LISTINGS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    finish(storage, found).await
+}
+
+/// The snapshot directories under `root` (complete or not), each with the kind its name says
+/// (`checkpoint` for names that say nothing), found as [`list`] finds them. A `root` that does
+/// not exist is a `NotFound` error; any listing error is returned as it is.
+pub(crate) async fn find_dirs(
+    storage: &dyn Storage,
+    root: &Location,
+) -> Result<Vec<(Location, &'static str)>> {
     let mut dirs: Vec<(Location, &'static str)> = Vec::new();
     let mut pending = vec![root.clone()];
     while let Some(dir) = pending.pop() {
@@ -191,17 +207,16 @@ pub async fn list(storage: &dyn Storage, root: &Location) -> Result<Vec<Snapshot
             }
         }
     }
-    let found: Vec<SnapshotInfo> = futures::stream::iter(dirs)
-        .map(|(dir, kind)| survey(storage, dir, kind))
-        .buffered(LISTINGS_IN_FLIGHT)
-        .try_collect()
-        .await?;
-    finish(storage, found).await
+    Ok(dirs)
 }
 
 /// What the listing of one snapshot directory shows: its files, their bytes, and whether
 /// `_metadata` is there.
-async fn survey(storage: &dyn Storage, dir: Location, kind: &'static str) -> Result<SnapshotInfo> {
+pub(crate) async fn survey(
+    storage: &dyn Storage,
+    dir: Location,
+    kind: &'static str,
+) -> Result<SnapshotInfo> {
     let mut info = SnapshotInfo {
         id: dir
             .file_name()
