@@ -305,6 +305,7 @@ pub struct CheckpointArgs {
     /// Waiting.
     #[command(flatten)]
     pub wait: WaitArgs,
+}
 
 const DISPOSE_ABOUT: &str = "\
 Remove a savepoint or retained checkpoint: its directory, and the files outside it (the job's

@@ -4,8 +4,8 @@
 mod completions;
 mod cp;
 mod dispose;
-mod gc;
 mod flink;
+mod gc;
 mod inspect;
 mod ls;
 mod migrate;
