@@ -202,3 +202,90 @@ fn bad_input_is_one_line_and_deletes_nothing() {
     }
     assert_eq!(files(&root), before);
 }
+
+/// Places the fixture with a second retained checkpoint (chk-1, a copy of chk-2 written a
+/// minute earlier) so that `gc --keep-latest 1` disposes a snapshot as well as orphans.
+fn place_with_two_checkpoints(root: &Path) {
+    place(root);
+    let chk2 = root.join(NEW_JOB).join("chk-2");
+    let chk1 = root.join(NEW_JOB).join("chk-1");
+    std::fs::create_dir_all(&chk1).unwrap();
+    let old = SystemTime::now() - Duration::from_secs(7260);
+    for entry in std::fs::read_dir(&chk2).unwrap() {
+        let from = entry.unwrap().path();
+        let to = chk1.join(from.file_name().unwrap());
+        std::fs::copy(&from, &to).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&to)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_killed_gc_leaves_kept_snapshots_restorable_and_a_rerun_finishes() {
+    // The state an uninterrupted run leaves.
+    let reference = tempfile::tempdir().unwrap();
+    let root = reference.path().join("cp");
+    place_with_two_checkpoints(&root);
+    let base = root.join("checkpoints");
+    ferry(reference.path())
+        .args([
+            "gc",
+            base.to_str().unwrap(),
+            "--keep-latest",
+            "1",
+            "--delete",
+        ])
+        .assert()
+        .success();
+    let expected = files(&root);
+    assert!(!expected.iter().any(|f| f.contains("/chk-1/")));
+
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    for trial in 0..4u64 {
+        let at = 20 + (seed.wrapping_mul(trial + 7) ^ (trial * 7919)) % 400;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("cp");
+        place_with_two_checkpoints(&root);
+        let base = root.join("checkpoints");
+        let mut child = std::process::Command::new(ferry_bin())
+            .args([
+                "gc",
+                base.to_str().unwrap(),
+                "--keep-latest",
+                "1",
+                "--delete",
+            ])
+            .env("FERRY_STATE_DIR", tmp.path())
+            .env("FERRY_FAULTS", "delay=delete:30")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(at));
+        let _ = child.kill();
+        let _ = child.wait();
+        // Whatever was deleted, the kept checkpoint still verifies.
+        ferry(tmp.path())
+            .args(["verify", root.join(NEW_JOB).join("chk-2").to_str().unwrap()])
+            .assert()
+            .success();
+        ferry(tmp.path())
+            .args([
+                "gc",
+                base.to_str().unwrap(),
+                "--keep-latest",
+                "1",
+                "--delete",
+            ])
+            .assert()
+            .success();
+        assert_eq!(files(&root), expected, "killed after {at} ms (seed {seed})");
+    }
+}

@@ -33,7 +33,8 @@ pub fn run(args: &[&str]) -> Result<()> {
         Some(&"gcs") => crate::bench_gcs::run(&args[1..]),
         Some(&"hdfs") => crate::bench_hdfs::run(&args[1..]),
         Some(&"migrate") => crate::bench_migrate::run(&args[1..]),
-        _ => bail!("usage: cargo xtask bench cp|s3|gcs|hdfs|migrate [--runs N]"),
+        Some(&"gc") => crate::bench_gc::run(&args[1..]),
+        _ => bail!("usage: cargo xtask bench cp|s3|gcs|hdfs|migrate|gc [--runs N]"),
     }
 }
 

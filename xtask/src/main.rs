@@ -6,6 +6,9 @@
 //!   savepoint-shaped tree; medians, ratio, peak RSS.
 //! * `cargo xtask bench s3|gcs|hdfs [--runs N]` — ferry against peer tools (rclone, …) on the
 //!   same tree against the test server of that store, in the same run.
+//! * `cargo xtask bench gc` — `ferry gc` plan time, files/s and peak RSS on a synthetic
+//!   checkpoint base of 10⁶ shared files and 20 retained checkpoints (local; S3 with the
+//!   servers' environment).
 //! * `cargo xtask bench metadata` — decode + rewrite-all-paths + encode of a large synthetic
 //!   `_metadata`; MB/s and peak memory.
 //! * `cargo xtask dist [--check]` — the release artifact in `target/dist/` (a stripped LTO
@@ -18,6 +21,7 @@
 //!   and keep them up until Enter is pressed.
 
 mod bench;
+mod bench_gc;
 mod bench_gcs;
 mod bench_hdfs;
 mod bench_migrate;
