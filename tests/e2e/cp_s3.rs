@@ -15,7 +15,7 @@ use predicates::prelude::*;
 
 use crate::support::*;
 
-struct S3 {
+pub(crate) struct S3 {
     endpoint: String,
     access_key: String,
     secret_key: String,
@@ -27,7 +27,7 @@ struct S3 {
     prefix: String,
 }
 
-fn s3(name: &str) -> Option<S3> {
+pub(crate) fn s3(name: &str) -> Option<S3> {
     let get = ferry_conformance::server_env;
     Some(S3 {
         endpoint: get("FERRY_TEST_S3_ENDPOINT")?,
@@ -50,7 +50,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 impl S3 {
     /// `s3a://bucket/<prefix>/<rel>` (or another scheme / the second bucket).
-    fn uri(&self, scheme: &str, second_bucket: bool, rel: &str) -> String {
+    pub(crate) fn uri(&self, scheme: &str, second_bucket: bool, rel: &str) -> String {
         let bucket = if second_bucket {
             &self.bucket2
         } else {
@@ -60,7 +60,7 @@ impl S3 {
     }
 
     /// `ferry` with the endpoint as an option and the credentials in the environment.
-    fn ferry(&self, state: &std::path::Path) -> assert_cmd::Command {
+    pub(crate) fn ferry(&self, state: &std::path::Path) -> assert_cmd::Command {
         let mut cmd = ferry(state);
         self.isolate(&mut cmd);
         cmd.env("AWS_ACCESS_KEY_ID", &self.access_key)
@@ -86,7 +86,7 @@ impl S3 {
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
     }
 
-    fn endpoint_option(&self) -> String {
+    pub(crate) fn endpoint_option(&self) -> String {
         format!("endpoint={}", self.endpoint)
     }
 
@@ -111,7 +111,7 @@ impl S3 {
         })
     }
 
-    fn exists(&self, uri: &str) -> bool {
+    pub(crate) fn exists(&self, uri: &str) -> bool {
         let store = self.store();
         match runtime().block_on(store.stat(&Location::parse(uri).unwrap())) {
             Ok(_) => true,

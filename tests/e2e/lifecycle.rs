@@ -289,3 +289,79 @@ fn a_killed_gc_leaves_kept_snapshots_restorable_and_a_rerun_finishes() {
         assert_eq!(files(&root), expected, "killed after {at} ms (seed {seed})");
     }
 }
+
+#[test]
+fn gc_on_s3_deletes_orphans_in_batches_and_the_migrated_checkpoint_still_verifies() {
+    let Some(s3) = crate::cp_s3::s3("gc") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("cp");
+    place(&root);
+    let endpoint = s3.endpoint_option();
+    let snapshot = s3.uri("s3", false, "cp/job/chk-2");
+    s3.ferry(tmp.path())
+        .args([
+            "migrate",
+            root.join(NEW_JOB).join("chk-2").to_str().unwrap(),
+        ])
+        .args([&snapshot, "-o", &endpoint, "-q"])
+        .assert()
+        .success();
+    let orphans = tmp.path().join("orphans");
+    write_tree(
+        &orphans,
+        &[
+            ("o1", bytes(10, 1)),
+            ("o2", bytes(20, 2)),
+            ("sub/o3", bytes(30, 3)),
+        ],
+    );
+    s3.ferry(tmp.path())
+        .args(["cp", orphans.to_str().unwrap()])
+        .args([&s3.uri("s3", false, "cp/job/shared"), "-o", &endpoint, "-q"])
+        .assert()
+        .success();
+    let base = s3.uri("s3a", false, "cp");
+    let gc = |extra: &[&str]| {
+        let mut cmd = s3.ferry(tmp.path());
+        cmd.args([
+            "gc",
+            &base,
+            "--keep-latest",
+            "1",
+            "--grace",
+            "0s",
+            "-o",
+            &endpoint,
+        ])
+        .args(extra);
+        cmd
+    };
+    // Default grace: the orphans were just written, so they stay.
+    let out = s3
+        .ferry(tmp.path())
+        .args(["gc", &base, "--keep-latest", "1", "--json", "-o", &endpoint])
+        .assert()
+        .success();
+    let report = json_report(&out.get_output().stdout);
+    assert_eq!(report["plan"]["delete"]["files"], 0, "{report:#}");
+    assert_eq!(report["plan"]["young"]["files"], 3, "{report:#}");
+    let out = gc(&["--json"]).assert().success();
+    let report = json_report(&out.get_output().stdout);
+    assert_eq!(report["plan"]["delete"]["files"], 3, "{report:#}");
+    assert!(
+        s3.exists(&s3.uri("s3", false, "cp/job/shared/o1")),
+        "dry run"
+    );
+    let out = gc(&["--delete", "--json"]).assert().success();
+    let report = json_report(&out.get_output().stdout);
+    assert_eq!(report["deleted"]["delete"]["files"], 3, "{report:#}");
+    for orphan in ["o1", "o2", "sub/o3"] {
+        assert!(!s3.exists(&s3.uri("s3", false, &format!("cp/job/shared/{orphan}"))));
+    }
+    s3.ferry(tmp.path())
+        .args(["verify", &snapshot, "-o", &endpoint])
+        .assert()
+        .success();
+}
