@@ -18,7 +18,7 @@ const AFTER_TWO_JOBS: u64 = 2 * RECORDS / KEYS;
 
 /// The case on local disk under `root`: `root/cp` (checkpoint base of both jobs),
 /// `root/savepoints` (job 1's native savepoint). Returns (savepoint dir, job 2's chk-N).
-fn claim_case(flink: &Flink, root: &Path, claim: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn claim_case(flink: &Flink, root: &Path, claim: &str) -> (PathBuf, PathBuf) {
     claim_case_at(
         flink,
         &format!("file:{}", root.join("cp").display()),

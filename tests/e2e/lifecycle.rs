@@ -365,3 +365,56 @@ fn gc_on_s3_deletes_orphans_in_batches_and_the_migrated_checkpoint_still_verifie
         .assert()
         .success();
 }
+
+/// Real Flink: job 1 takes a native savepoint, job 2 restores it in CLAIM mode and takes an
+/// incremental checkpoint whose relative handles name files still in the savepoint's directory
+/// (FLINK-39964). gc refuses to delete anything while that is so; once `ferry repair` copied
+/// them into the checkpoint, disposing the savepoint and collecting the checkpoint base leave a
+/// checkpoint Flink restores with its state.
+#[test]
+fn real_flink_claim_checkpoint_blocks_gc_until_repaired_then_survives_dispose_and_gc() {
+    let Some(flink) = crate::flink_restore::flink() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (savepoint, checkpoint) = crate::flink_claim::claim_case(&flink, dir.path(), "CLAIM");
+    let (cp, sp) = (dir.path().join("cp"), dir.path().join("savepoints"));
+    let before = files(dir.path());
+    let out = ferry(dir.path())
+        .args(["gc", cp.to_str().unwrap(), sp.to_str().unwrap()])
+        .args(["--keep-latest", "1", "--grace", "0s", "--delete"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("FLINK-39964"), "{stderr}");
+    assert_eq!(files(dir.path()), before, "nothing deleted");
+
+    ferry(dir.path())
+        .args(["repair", checkpoint.to_str().unwrap(), "--in-place", "-q"])
+        .assert()
+        .success();
+    ferry(dir.path())
+        .args(["dispose", savepoint.to_str().unwrap(), "--delete"])
+        .args(["--keep-root", cp.to_str().unwrap()])
+        .assert()
+        .success();
+    assert!(!savepoint.join("_metadata").exists());
+    ferry(dir.path())
+        .args([
+            "gc",
+            cp.to_str().unwrap(),
+            "--keep-latest",
+            "1",
+            "--grace",
+            "0s",
+        ])
+        .arg("--delete")
+        .assert()
+        .success();
+    flink.assert_restores_counts(
+        "rocksdb",
+        &checkpoint,
+        dir.path(),
+        2 * crate::flink_restore::RECORDS / crate::flink_restore::KEYS,
+    );
+}

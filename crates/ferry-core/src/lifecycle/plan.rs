@@ -348,7 +348,8 @@ pub async fn plan(roots: Vec<Endpoint>, scope: Scope, options: PlanOptions) -> R
                 s.problem.as_deref().unwrap_or("unreadable")
             )
         });
-    let referenced = referenced_set(&roots, &snapshots).await?;
+    let (referenced, missing) = referenced_set(&roots, &snapshots).await?;
+    let blocked = blocked.or(missing);
     let dirs = snapshots
         .iter()
         .enumerate()
@@ -575,27 +576,52 @@ async fn read_header(storage: &dyn Storage, record: &mut SnapshotRecord) -> Resu
 }
 
 /// The files every kept, readable snapshot references, each with the newest such snapshot.
-/// One `_metadata` is decoded at a time.
+/// One `_metadata` is decoded at a time. Also says why nothing may be deleted when a kept
+/// snapshot names a file by relative name that is not in its directory: after a CLAIM
+/// restore from a native savepoint (FLINK-39964) that file lies in the savepoint's directory
+/// under that name, and no path says so.
 async fn referenced_set(
     roots: &[Endpoint],
     snapshots: &[SnapshotRecord],
-) -> Result<HashMap<u64, u32>> {
+) -> Result<(HashMap<u64, u32>, Option<String>)> {
     let mut order: Vec<usize> = (0..snapshots.len())
         .filter(|&i| snapshots[i].keep && snapshots[i].complete && snapshots[i].readable)
         .collect();
     order.sort_by_key(|&i| std::cmp::Reverse((snapshots[i].modified, snapshots[i].id)));
     let mut referenced: HashMap<u64, u32> = HashMap::new();
+    let mut missing = None;
     for i in order {
         let s = &snapshots[i];
-        let snapshot = snapshot::open(roots[s.root].storage.as_ref(), &s.location).await?;
+        let storage = roots[s.root].storage.as_ref();
+        let snapshot = snapshot::open(storage, &s.location).await?;
+        let mut relative = HashSet::new();
         for reference in closure::references(&snapshot)? {
+            if reference.relative {
+                relative.insert(key(&reference.location));
+            }
             referenced
                 .entry(key(&reference.location))
                 .or_insert(i as u32);
         }
+        if !relative.is_empty() && missing.is_none() {
+            let mut listing = storage.list(&s.location);
+            while let Some(entry) = listing.try_next().await? {
+                relative.remove(&key(&entry.location));
+            }
+            if !relative.is_empty() {
+                missing = Some(format!(
+                    "{} names {} files by relative name that are not in its directory (after a \
+                     CLAIM restore from a native savepoint, FLINK-39964, they lie in the \
+                     savepoint's directory, and no path says which): nothing is deleted; run \
+                     ferry repair --in-place on it first",
+                    s.location,
+                    relative.len()
+                ));
+            }
+        }
     }
     referenced.shrink_to_fit();
-    Ok(referenced)
+    Ok((referenced, missing))
 }
 
 /// What `dispose` lists: the snapshot directory and each directory outside it holding files

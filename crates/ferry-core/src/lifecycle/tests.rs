@@ -601,3 +601,28 @@ proptest! {
         runtime.block_on(property(graph, keep, list_budget, delete_budget))?;
     }
 }
+
+#[tokio::test]
+async fn a_kept_snapshot_missing_a_relative_file_blocks_every_deletion() {
+    let store = base();
+    // chk-4's private file (a relative reference) is not in its directory: FLINK-39964.
+    store
+        .delete(&loc("mem://m/cp/job1/chk-4/private"))
+        .await
+        .unwrap();
+    let plan = plan::plan(
+        vec![endpoint(&store, "mem://m/cp")],
+        keep_latest(1),
+        later(),
+    )
+    .await
+    .unwrap();
+    let why = plan.blocked.as_deref().unwrap();
+    assert!(
+        why.contains("FLINK-39964") && why.contains("chk-4"),
+        "{why}"
+    );
+    let before = present(&store);
+    assert!(execute(&plan, None, |_, _| {}).await.is_err());
+    assert_eq!(present(&store), before);
+}
