@@ -410,3 +410,162 @@ fn a_killed_savepoint_run_again_takes_no_second_savepoint() {
     drop(served);
     assert_eq!(subdirs(&target).len(), 1);
 }
+
+/// `migrate --flink URL --job JOB …`: a savepoint to another local directory, the newest
+/// checkpoint, and a stop-with-savepoint to S3 and HDFS (each original removed); the copies
+/// are brought back and Flink restores from them with every count intact.
+#[test]
+fn migrate_from_a_running_job_to_local_s3_and_hdfs_then_restore() {
+    let Some(flink) = flink() else { return };
+    let (Some(s3), Some(hdfs)) = (
+        crate::flink_restore::s3_remote("flink-job-s3"),
+        crate::flink_restore::hdfs_remote("flink-job-hdfs"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sp = dir.path().join("sp");
+    let cp = dir.path().join("cp");
+    let state = dir.path().join("state");
+    let served = serve(
+        &flink,
+        &[
+            "--savepoint-dir",
+            &format!("file:{}", sp.display()),
+            "--checkpoint-dir",
+            &format!("file:{}", cp.display()),
+            "--checkpoint-interval",
+            "3600000",
+        ],
+        &dir.path().join("flink"),
+    );
+    let (url, job) = (served.url.clone(), served.job.clone());
+    let run = |remote: Option<&crate::flink_restore::Remote>, args: &[&str]| {
+        let mut cmd = ferry(&state);
+        cmd.args(args);
+        if let Some(r) = remote {
+            cmd.envs(r.env.iter().map(|(k, v)| (k, v))).args(&r.options);
+        }
+        cmd.output().unwrap()
+    };
+
+    // Usage: with --job only DST; a mode is required; --dry-run would still take a savepoint.
+    let local_dst = dir.path().join("moved/savepoint");
+    let local_dst = local_dst.to_str().unwrap();
+    for bad in [
+        vec![
+            "migrate",
+            "--flink",
+            &url,
+            "--job",
+            &job,
+            "--savepoint",
+            "x",
+            local_dst,
+        ],
+        vec!["migrate", "--flink", &url, "--job", &job, local_dst],
+        vec![
+            "migrate", "--flink", &url, "--job", &job, "--stop", "-n", local_dst,
+        ],
+        vec!["migrate", "--stop", local_dst],
+    ] {
+        let out = run(None, &bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {out:?}");
+    }
+    assert!(!Path::new(local_dst).exists());
+
+    // A savepoint, to another local directory.
+    let out = run(
+        None,
+        &[
+            "migrate",
+            "--json",
+            "--flink",
+            &url,
+            "--job",
+            "ferry-job",
+            "--savepoint",
+            local_dst,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let report = json_report(&out.stdout);
+    assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(report["taken"]["operation"], "savepoint");
+    let taken = local(report["taken"]["location"].as_str().unwrap());
+    assert!(taken.starts_with(&sp), "{taken:?}");
+    assert_eq!(
+        report["restore"]["config"][0][1],
+        format!("file:{local_dst}")
+    );
+    assert!(Path::new(local_dst).join("_metadata").is_file());
+
+    // The newest checkpoint (taken on demand: the job checkpoints only when asked).
+    let out = run(None, &["checkpoint", "-q", "--flink", &url, &job]);
+    assert!(out.status.success(), "{out:?}");
+    let chk = local(&stdout_line(&out));
+    let chk_dst = dir
+        .path()
+        .join("moved")
+        .join(&job)
+        .join(chk.file_name().unwrap());
+    let out = run(
+        None,
+        &[
+            "migrate",
+            "--flink",
+            &url,
+            "--job",
+            &job,
+            "--latest-checkpoint",
+            chk_dst.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("--claimMode no_claim") || text.contains("--restoreMode no_claim"),
+        "{text}"
+    );
+    assert!(chk_dst.join("_metadata").is_file());
+
+    // Stop with a savepoint, straight to S3.
+    let s3_dst = format!("{}/savepoints/stopped", s3.root);
+    let out = run(
+        Some(&s3),
+        &[
+            "migrate", "--json", "--flink", &url, "--job", &job, "--stop", &s3_dst,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let report = json_report(&out.stdout);
+    assert_eq!(report["complete"], true, "{report}");
+    let stopped = local(report["taken"]["location"].as_str().unwrap());
+    let out = run(None, &["jobs", "--json", "--flink", &url]);
+    assert_eq!(json_report(&out.stdout)["jobs"][0]["state"], "FINISHED");
+    drop(served);
+    // The original goes; S3 → HDFS → local, then Flink restores.
+    std::fs::remove_dir_all(&stopped).unwrap();
+    let hdfs_dst = format!("{}/savepoints/stopped", hdfs.root);
+    let s3_source = crate::flink_restore::Remote {
+        root: String::new(),
+        env: s3.env.clone(),
+        options: s3
+            .options
+            .iter()
+            .map(|o| {
+                if o == "-o" {
+                    "--src-option".to_string()
+                } else {
+                    o.clone()
+                }
+            })
+            .collect(),
+    };
+    let out = run(Some(&s3_source), &["migrate", "-q", &s3_dst, &hdfs_dst]);
+    assert!(out.status.success(), "{out:?}");
+    let back = dir.path().join("back/savepoint");
+    let out = run(None, &["migrate", "-q", &hdfs_dst, back.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    flink.assert_restores_counts("hashmap", &back, dir.path(), RECORDS / KEYS);
+}

@@ -500,11 +500,47 @@ If anything fails, DST has no _metadata. Re-running after a crash resumes.";
 
 /// `ferry migrate`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("take").args(["stop", "savepoint", "latest_checkpoint"]).requires("job")))]
 pub struct MigrateArgs {
-    /// The snapshot: a savepoint directory, a chk-N directory or a _metadata path.
+    /// The snapshot: a savepoint directory, a chk-N directory or a _metadata path (with --job:
+    /// give DST only).
+    #[arg(value_name = "SRC")]
     pub src: String,
     /// The directory the snapshot should live in afterwards.
-    pub dst: String,
+    #[arg(value_name = "DST")]
+    pub dst: Option<String>,
+    /// Take the snapshot from this job of the --flink cluster first (its id, or the name of
+    /// one running job), with --stop, --savepoint or --latest-checkpoint; then migrate it to DST.
+    #[arg(long, value_name = "JOB", requires = "flink", requires = "take")]
+    pub job: Option<String>,
+    /// With --job: stop the job with a savepoint and migrate that savepoint.
+    #[arg(long)]
+    pub stop: bool,
+    /// With --job: take a savepoint (the job keeps running) and migrate it.
+    #[arg(long)]
+    pub savepoint: bool,
+    /// With --job: migrate the job's newest completed checkpoint (from its checkpoint history).
+    #[arg(long)]
+    pub latest_checkpoint: bool,
+    /// With --stop/--savepoint: where Flink writes the savepoint (default: its
+    /// state.savepoints.dir).
+    #[arg(long, value_name = "DIR", requires = "job")]
+    pub savepoint_path: Option<String>,
+    /// With --stop/--savepoint: the savepoint format.
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "job")]
+    pub format: Option<FormatArg>,
+    /// With --stop/--savepoint: how long to wait for Flink.
+    #[arg(long, default_value = "30m", value_parser = parse_duration, value_name = "DUR")]
+    pub flink_timeout: Duration,
+    /// Flink's REST endpoint, for --job.
+    #[arg(long, value_name = "URL")]
+    pub flink: Option<String>,
+    /// A PEM file of CA certificates to trust for an https:// --flink.
+    #[arg(long, value_name = "FILE", requires = "flink")]
+    pub flink_ca: Option<PathBuf>,
+    /// An extra request header for --flink, 'Name: value'; repeatable; never shown.
+    #[arg(long, value_name = "NAME: VALUE", requires = "flink")]
+    pub flink_header: Vec<String>,
     /// SRC is a savepoint directory or checkpoint base: migrate its newest complete snapshot.
     #[arg(long)]
     pub latest: bool,

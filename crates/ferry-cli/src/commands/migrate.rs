@@ -1,5 +1,8 @@
 //! `ferry migrate SRC DST`: the mission's main job — move a snapshot, rewrite its paths,
-//! verify it, and print the `flink run -s` that restores from the new place.
+//! verify it, and print how to restore from the new place (`flink run -s`, the configuration
+//! key, the claim mode for checkpoints). With `--flink URL --job JOB (--stop | --savepoint |
+//! --latest-checkpoint) DST` the snapshot is first taken from the running job (see
+//! [`super::flink`]) and the guidance is the one for the cluster's Flink release.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -10,21 +13,163 @@ use ferry_core::relocate::closure::ExternalSource;
 use ferry_core::relocate::migrate::{self, MigrateOptions, MigratePlan, MigrateReport};
 use ferry_core::relocate::snapshot;
 use ferry_core::Location;
+use ferry_flink::restore::{self, RestoreGuide, SnapshotKind};
+use ferry_flink::{FlinkVersion, SavepointFormat, Trigger};
 
 use crate::backends;
-use crate::cli::{ExternalSourceArg, GlobalArgs, MigrateArgs};
+use crate::cli::{ExternalSourceArg, FlinkArgs, FormatArg, GlobalArgs, MigrateArgs, WaitArgs};
 use crate::exit;
 use crate::progress::{self, CopyProgress, PlanListing, ProgressConfig};
 use crate::units::human_bytes;
 
+/// The snapshot `--job` took, and the cluster's release.
+struct FromJob {
+    /// The snapshot's location (a Flink URI).
+    location: String,
+    /// The cluster's release.
+    version: FlinkVersion,
+    /// What was asked of Flink, for the JSON report.
+    json: serde_json::Value,
+}
+
+/// SRC and DST from the positionals: `SRC DST`, or `DST` alone with `--job`.
+fn positionals(args: &MigrateArgs) -> anyhow::Result<(Option<String>, String)> {
+    match (&args.job, &args.dst) {
+        (Some(_), None) => Ok((None, args.src.clone())),
+        (Some(_), Some(_)) => Err(exit::usage_error(
+            "with --job, give only DST (the snapshot is taken from the job)",
+        )),
+        (None, Some(dst)) => Ok((Some(args.src.clone()), dst.clone())),
+        (None, None) => Err(exit::usage_error(
+            "missing DST: ferry migrate SRC DST (or --flink URL --job JOB --stop DST)",
+        )),
+    }
+}
+
+/// Takes the snapshot `--job` asks for; `Err(code)` when interrupted.
+async fn from_job(
+    args: &MigrateArgs,
+    job: &str,
+    global: &GlobalArgs,
+) -> anyhow::Result<Result<FromJob, i32>> {
+    let flink = FlinkArgs {
+        flink: args.flink.clone().unwrap_or_default(),
+        flink_ca: args.flink_ca.clone(),
+        flink_header: args.flink_header.clone(),
+    };
+    let client = super::flink::client(&flink)?;
+    if args.latest_checkpoint {
+        let version = client.version().await?;
+        let job = client.resolve_job(job).await?;
+        let history = client.checkpoints(&job.id).await?;
+        let newest = history.into_iter().find(|c| {
+            c.status == "COMPLETED"
+                && !c.is_savepoint
+                && c.external_path
+                    .as_deref()
+                    .is_some_and(|p| !p.starts_with('<'))
+        });
+        let Some(newest) = newest else {
+            anyhow::bail!(
+                "job {} at {} has no completed checkpoint with a path in Flink's checkpoint \
+                 history (is checkpointing on, with a file-system checkpoint storage?)",
+                job.id,
+                client.url()
+            );
+        };
+        if job.state == "RUNNING" && !global.quiet {
+            exit::note!(
+                "ferry: warning: job {} is still running: Flink deletes checkpoint {} once newer \
+                 ones complete (state.checkpoints.num-retained); stop the job or migrate a \
+                 savepoint if the copy fails with missing files",
+                job.id,
+                newest.id
+            );
+        }
+        let location = newest.external_path.clone().unwrap_or_default();
+        return Ok(Ok(FromJob {
+            json: serde_json::json!({
+                "flink": client.url(),
+                "flink_version": version.text,
+                "job": job.id,
+                "operation": "latest-checkpoint",
+                "checkpoint_id": newest.id,
+                "location": location,
+            }),
+            location,
+            version,
+        }));
+    }
+    let format = args.format.map(|f| match f {
+        FormatArg::Canonical => SavepointFormat::Canonical,
+        FormatArg::Native => SavepointFormat::Native,
+    });
+    let trigger = if args.stop {
+        Trigger::Stop {
+            target: args.savepoint_path.clone(),
+            drain: false,
+            format,
+        }
+    } else {
+        Trigger::Savepoint {
+            target: args.savepoint_path.clone(),
+            format,
+        }
+    };
+    let wait = WaitArgs {
+        timeout: args.flink_timeout,
+        state_dir: args.transfer.state_dir.clone(),
+        json: args.json,
+    };
+    let taken = match super::flink::take(&client, job, trigger, &wait, false, global).await? {
+        Ok(taken) => taken,
+        Err(code) => return Ok(Err(code)),
+    };
+    let location = taken.report.location.clone().unwrap_or_default();
+    Ok(Ok(FromJob {
+        json: serde_json::to_value(&taken.report)?,
+        location,
+        version: taken.version,
+    }))
+}
+
 /// Runs `ferry migrate`.
 pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     let registry = backends::registry();
-    backends::check_options(&registry, &args.backend, &args.src, Some(&args.dst), true)?;
+    let (src, dst) = positionals(&args)?;
+    let mut taken = None;
+    let src = match (src, &args.job) {
+        (Some(src), _) => src,
+        (None, Some(job)) => {
+            if args.dry_run && !args.latest_checkpoint {
+                return Err(exit::usage_error(
+                    "--dry-run with --stop or --savepoint would still take a savepoint; use \
+                     --latest-checkpoint, or take it first with ferry savepoint",
+                ));
+            }
+            // Bad options or an unusable destination are found before the job is touched.
+            backends::check_options(&registry, &args.backend, &dst, Some(&dst), true)?;
+            backends::endpoint(&registry, &dst, &args.backend.side(false))
+                .await
+                .with_context(|| format!("destination {dst}"))?;
+            let from = match from_job(&args, job, global).await? {
+                Ok(from) => from,
+                Err(code) => return Ok(code),
+            };
+            if !global.quiet && !args.json {
+                exit::note!("ferry: migrating {} to {dst}", from.location);
+            }
+            let location = from.location.clone();
+            taken = Some(from);
+            location
+        }
+        (None, None) => unreachable!("positionals() requires DST or --job"),
+    };
+    backends::check_options(&registry, &args.backend, &src, Some(&dst), true)?;
     let src_options = args.backend.side(true);
-    let mut source = backends::endpoint(&registry, &args.src, &src_options)
+    let mut source = backends::endpoint(&registry, &src, &src_options)
         .await
-        .with_context(|| format!("source {}", args.src))?;
+        .with_context(|| format!("source {src}"))?;
     if args.latest {
         let newest = snapshot::latest(source.storage.as_ref(), &source.location).await?;
         if !global.quiet {
@@ -32,9 +177,9 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
         }
         source.location = newest.location;
     }
-    let destination = backends::endpoint(&registry, &args.dst, &args.backend.side(false))
+    let destination = backends::endpoint(&registry, &dst, &args.backend.side(false))
         .await
-        .with_context(|| format!("destination {}", args.dst))?;
+        .with_context(|| format!("destination {dst}"))?;
     let options = MigrateOptions {
         copy: ferry_core::transfer::CopyOptions {
             dry_run: args.dry_run,
@@ -96,11 +241,21 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
         }
     };
     progress.finish();
+    let guide = restore::guide(
+        &report.plan.restore_path,
+        SnapshotKind::of_path(&report.plan.source.to_string()),
+        taken.as_ref().map(|t| &t.version),
+    );
     let mut out = std::io::stdout().lock();
     if args.json {
-        crate::json::print(&report)?;
+        let mut value = serde_json::to_value(&report)?;
+        value["restore"] = serde_json::to_value(&guide)?;
+        if let Some(taken) = &taken {
+            value["taken"] = taken.json.clone();
+        }
+        crate::json::print(&value)?;
     } else if !global.quiet || !report.complete {
-        print_outcome(&mut out, &report)?;
+        print_outcome(&mut out, &report, &guide)?;
     }
     Ok(if report.complete || report.dry_run {
         exit::OK
@@ -197,8 +352,11 @@ fn print_plan(
 }
 
 /// What the run did, after the plan: the copy, problems, the verdict and the restore command.
-fn print_outcome(out: &mut impl Write, report: &MigrateReport) -> std::io::Result<()> {
-    let plan = &report.plan;
+fn print_outcome(
+    out: &mut impl Write,
+    report: &MigrateReport,
+    guide: &RestoreGuide,
+) -> std::io::Result<()> {
     if report.dry_run {
         return Ok(());
     }
@@ -230,16 +388,28 @@ fn print_outcome(out: &mut impl Write, report: &MigrateReport) -> std::io::Resul
              and all {} referenced files are present; nothing copied",
             report.verified_files
         )?;
-        writeln!(out, "restore with:\n  {}", plan.restore_command)?;
+        print_guide(out, guide)?;
     } else if report.complete {
         writeln!(
             out,
             "verified    _metadata written last and read back; all {} referenced files present",
             report.verified_files
         )?;
-        writeln!(out, "restore with:\n  {}", plan.restore_command)?;
+        print_guide(out, guide)?;
     } else {
         writeln!(out, "INCOMPLETE: the destination has no _metadata")?;
+    }
+    Ok(())
+}
+
+/// How to restore: the `flink run` line, the configuration keys, the notes.
+fn print_guide(out: &mut impl Write, guide: &RestoreGuide) -> std::io::Result<()> {
+    writeln!(out, "restore with:\n  {}", guide.command)?;
+    for (key, value) in &guide.config {
+        writeln!(out, "  or set {key}: {value}")?;
+    }
+    for note in &guide.notes {
+        writeln!(out, "  note: {note}")?;
     }
     Ok(())
 }

@@ -107,6 +107,9 @@ pub struct MigratePlan {
     pub rewrites: Vec<PrefixMove>,
     /// The command that restores from the destination.
     pub restore_command: String,
+    /// The path to restore from (`flink run -s PATH`, `execution.state-recovery.path`): the
+    /// destination in Flink's URI form.
+    pub restore_path: String,
     /// When the source's checkpoint base was copied elsewhere as a whole before this run: the
     /// old base its `_metadata` still names, the snapshot's current base, and how many
     /// referenced files `_metadata` names under the old base.
@@ -545,6 +548,7 @@ async fn plan(
             "flink run -s {} <your-job.jar> [args]",
             flink_path(&published)
         ),
+        restore_path: flink_path(&published),
         source_moved: sources.as_ref().map(|s| PrefixMove {
             from: s.old_base.to_string(),
             to: s.current_base.to_string(),
