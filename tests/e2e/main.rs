@@ -5,6 +5,7 @@
 
 mod support;
 
+mod cp_azure;
 mod cp_basic;
 mod cp_errors;
 mod cp_gcs;

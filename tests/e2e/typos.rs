@@ -86,6 +86,8 @@ fn ferry_options_lists_every_backend_key_with_meaning_and_default() {
             "s3 (s3://, s3a://, s3n://, s3p://)",
             "hdfs (hdfs://, viewfs://)",
             "gcs (gs://)",
+            "azure (wasb://, wasbs://, abfs://, abfss://)",
+            "connection_string",
             "direct_io",
             "path_style",
             "connect_timeout",

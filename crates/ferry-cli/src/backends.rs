@@ -24,6 +24,7 @@ pub fn registry() -> Registry {
         .with(ferry_s3::register)
         .with(ferry_hdfs::register)
         .with(ferry_gcs::register)
+        .with(ferry_azure::register)
 }
 
 /// Parses `text` and opens the store that serves it. A location that does not parse is a

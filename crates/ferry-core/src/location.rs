@@ -41,6 +41,10 @@ pub const KNOWN_SCHEMES: &[(&str, &str)] = &[
     ("s3n", "s3"),
     ("s3p", "s3"),
     ("gs", "gcs"),
+    ("wasb", "azure"),
+    ("wasbs", "azure"),
+    ("abfs", "azure"),
+    ("abfss", "azure"),
     ("mem", "memory"),
 ];
 
@@ -142,7 +146,7 @@ impl Location {
                 format!("location {text:?} has a relative path; write {scheme}:///absolute/path"),
             ));
         }
-        let needs_bucket = matches!(scheme_family(&scheme), Some("s3" | "gcs"));
+        let needs_bucket = matches!(scheme_family(&scheme), Some("s3" | "gcs" | "azure"));
         if needs_bucket && authority.as_deref().is_none_or(str::is_empty) {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
@@ -274,11 +278,31 @@ impl Location {
         self.strip_prefix(from).map(|rest| to.join(rest))
     }
 
-    /// The same location under another scheme (`s3p` → `s3a`).
+    /// The same location under another scheme (`s3p` → `s3a`). Azure's two spellings also
+    /// name different hosts of one account: `wasb[s]` its `.blob.` host, `abfs[s]` its `.dfs.`
+    /// host, so between them the authority changes too.
     pub fn with_scheme(&self, scheme: &str) -> Location {
+        let scheme = scheme.to_ascii_lowercase();
+        let host = match scheme.as_str() {
+            "wasb" | "wasbs" => Some((".dfs.", ".blob.")),
+            "abfs" | "abfss" => Some((".blob.", ".dfs.")),
+            _ => None,
+        };
+        let authority = match (host, &self.authority) {
+            (Some((from, to)), Some(authority)) if scheme_family(&self.scheme) == Some("azure") => {
+                Some(match authority.split_once('@') {
+                    Some((container, host)) => {
+                        format!("{container}@{}", host.replacen(from, to, 1))
+                    }
+                    None => authority.clone(),
+                })
+            }
+            _ => self.authority.clone(),
+        };
         Location {
-            scheme: scheme.to_ascii_lowercase(),
-            ..self.clone()
+            scheme,
+            authority,
+            path: self.path.clone(),
         }
     }
 
@@ -495,6 +519,13 @@ mod tests {
             .unwrap();
         assert_eq!(moved.to_string(), "s3a://bucket/flink/cp/job/shared/x.sst");
         assert_eq!(moved.with_scheme("s3p").scheme(), "s3p");
+        let wasb = loc("wasbs://c@acct.blob.core.windows.net/cp/x");
+        let abfs = wasb.with_scheme("abfss");
+        assert_eq!(abfs.to_string(), "abfss://c@acct.dfs.core.windows.net/cp/x");
+        assert_eq!(
+            abfs.with_scheme("wasb").to_string(),
+            "wasb://c@acct.blob.core.windows.net/cp/x"
+        );
         assert_eq!(
             loc("hdfs://nn-b/flink/cp/x").replace_prefix(&from, &to),
             None

