@@ -1,4 +1,4 @@
-//! `ferry cp` happy paths: byte-identical trees, single files, filters, dry runs, --update.
+//! `ferry cp` happy paths: byte-identical trees, single files, filters, dry runs, --checksum, --size-only.
 
 use crate::support::*;
 use predicates::prelude::*;
@@ -106,7 +106,7 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
 }
 
 #[test]
-fn update_skips_unchanged_and_recopies_changed_files() {
+fn checksum_skips_unchanged_and_recopies_changed_files() {
     let dir = tempfile::tempdir().unwrap();
     let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
     mixed_tree(&src);
@@ -122,7 +122,7 @@ fn update_skips_unchanged_and_recopies_changed_files() {
     changed[100] ^= 1;
     std::fs::write(src.join("chk-1/_metadata"), &changed).unwrap();
     let out = ferry(&state)
-        .args(["cp", "--no-resume", "--update", "--json"])
+        .args(["cp", "--no-resume", "--checksum", "--json"])
         .arg(&src)
         .arg(&dst)
         .assert()
@@ -134,39 +134,35 @@ fn update_skips_unchanged_and_recopies_changed_files() {
 }
 
 #[test]
-fn update_size_only_compares_size_and_mtime() {
+fn size_only_compares_sizes_alone() {
     let dir = tempfile::tempdir().unwrap();
     let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
     mixed_tree(&src);
     let state = dir.path().join("state");
     ferry(&state)
-        .args(["cp", "--no-resume", "--preserve-mtime"])
+        .args(["cp", "--no-resume"])
         .arg(&src)
         .arg(&dst)
         .assert()
         .success();
+    // Same size, other bytes: --size-only cannot tell, and does not read them.
+    let mut changed = std::fs::read(src.join("chk-1/_metadata")).unwrap();
+    changed[100] ^= 1;
+    std::fs::write(src.join("chk-1/_metadata"), &changed).unwrap();
+    std::fs::write(src.join("empty"), b"now longer").unwrap();
     let out = ferry(&state)
-        .args(["cp", "--no-resume", "--update", "--size-only", "--json"])
+        .args(["cp", "--no-resume", "--size-only", "--json"])
         .arg(&src)
         .arg(&dst)
         .assert()
         .success();
-    assert_eq!(json_report(&out.get_output().stdout)["files_skipped"], 6);
-    // A source file that is newer than its copy is copied again.
-    std::fs::write(src.join("empty"), b"").unwrap();
-    let file = std::fs::File::options()
-        .write(true)
-        .open(src.join("empty"))
-        .unwrap();
-    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
-        .unwrap();
-    let out = ferry(&state)
-        .args(["cp", "--no-resume", "--update", "--size-only", "--json"])
-        .arg(&src)
-        .arg(&dst)
-        .assert()
-        .success();
-    assert_eq!(json_report(&out.get_output().stdout)["files_copied"], 1);
+    let report = json_report(&out.get_output().stdout);
+    assert_eq!(
+        report["files_copied"], 1,
+        "only the file of another size: {report}"
+    );
+    assert_eq!(std::fs::read(dst.join("empty")).unwrap(), b"now longer");
+    assert_ne!(std::fs::read(dst.join("chk-1/_metadata")).unwrap(), changed);
 }
 
 #[test]

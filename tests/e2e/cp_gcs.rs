@@ -156,10 +156,10 @@ fn local_to_gcs_and_back_and_gcs_to_gcs_server_side() {
         .success();
     assert_eq!(json_report(&out.get_output().stdout)["files_skipped"], 6);
 
-    // --update compares the stores' crc32c without re-reading: all unchanged.
+    // --checksum compares the stores' crc32c without re-reading: all unchanged.
     let out = gcs
         .ferry(&dir.path().join("state-update"))
-        .args(["cp", "--json", "--update"])
+        .args(["cp", "--json", "--checksum"])
         .arg(&src)
         .arg(&up)
         .assert()

@@ -76,7 +76,7 @@ fn a_transient_corruption_is_retried_and_heals() {
 }
 
 #[test]
-fn update_detects_a_corrupted_destination_byte() {
+fn checksum_detects_a_corrupted_destination_byte() {
     let dir = tempfile::tempdir().unwrap();
     let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
     mixed_tree(&src);
@@ -91,7 +91,7 @@ fn update_detects_a_corrupted_destination_byte() {
     rotten[7_000_000] ^= 0x40;
     std::fs::write(dst.join("big.bin"), rotten).unwrap();
     let out = ferry(&state)
-        .args(["cp", "--update", "--json"])
+        .args(["cp", "--checksum", "--json"])
         .arg(&src)
         .arg(&dst)
         .assert()

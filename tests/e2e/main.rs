@@ -24,6 +24,7 @@ mod install;
 mod kill_trials;
 mod lifecycle;
 mod migrate;
+mod rclone_options;
 mod secrets;
 mod snapshot_traps;
 mod timeouts;

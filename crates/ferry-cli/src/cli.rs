@@ -39,6 +39,13 @@ pub struct GlobalArgs {
     /// standard error; warnings, errors and summaries go to both.
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Show progress: the bar on a terminal, else a progress record every second (as with
+    /// --stats 1s).
+    #[arg(short = 'P', long, global = true, conflicts_with = "no_progress")]
+    pub progress: bool,
+    /// No progress bar and no periodic progress records (unless --stats asks for them).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
 }
 
 /// ferry's commands.
@@ -628,7 +635,8 @@ store's own checksum where it reports one) before it takes its final name. Inter
 (Ctrl-C, kill -9, crash) resume: run the same command again and verified files are skipped.
 A destination file that already holds the same bytes (size and CRC32C, or the same store
 checksum) is skipped as \"already there\", so a re-run from any host is a resume; one that differs
-is an error unless --update or --overwrite is given.
+is an error unless --checksum, --size-only, --update, --ignore-existing or --overwrite says
+what to do with it (rclone's meanings; see docs/user-guide.md).
 
 Memory: file data buffered at once never exceeds max(--buffer-memory, --part-size), 64 MiB by
 default, whatever the size of the data; the process as a whole stays under 128 MiB with the
@@ -646,25 +654,16 @@ pub struct CpArgs {
     #[command(flatten)]
     pub transfer: TransferArgs,
 
-    /// Skip files whose destination has the same size and checksum.
-    #[arg(short, long)]
-    pub update: bool,
-    /// With --update: compare size and modification time instead of checksums.
-    #[arg(long, requires = "update")]
-    pub size_only: bool,
-    /// Replace existing destination files.
-    #[arg(long, conflicts_with = "update")]
-    pub overwrite: bool,
+    /// How existing destination files are compared.
+    #[command(flatten)]
+    pub compare: CompareArgs,
     /// Print the plan (files and bytes per directory; each file with -v) and write nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
 
-    /// Copy only files whose path (relative to SRC) matches this glob; repeatable.
-    #[arg(long, value_name = "GLOB")]
-    pub include: Vec<String>,
-    /// Skip files whose path (relative to SRC) matches this glob; repeatable.
-    #[arg(long, value_name = "GLOB")]
-    pub exclude: Vec<String>,
+    /// Which files of SRC are copied.
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// Copy modification times.
     #[arg(long)]
     pub preserve_mtime: bool,
@@ -676,6 +675,67 @@ pub struct CpArgs {
     /// Settings of the stores on each side.
     #[command(flatten)]
     pub backend: BackendArgs,
+}
+
+/// Which files of a tree are taken, with rclone's rules (docs/user-guide.md, "Filters"):
+/// patterns on the path relative to SRC, where `*` stays within one directory level, `**`
+/// crosses levels, a leading `/` anchors at SRC and a trailing `/` names a directory.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FilterArgs {
+    /// Take only files matching this pattern; repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub include: Vec<String>,
+    /// Leave out files matching this pattern; repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Read include patterns from FILE (one a line; `#` and `;` start comments); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub include_from: Vec<PathBuf>,
+    /// Read exclude patterns from FILE; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub exclude_from: Vec<PathBuf>,
+    /// Take only the files listed in FILE (paths relative to SRC, one a line); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub files_from: Vec<PathBuf>,
+    /// Leave out files smaller than SIZE (e.g. 1M).
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub min_size: Option<u64>,
+    /// Leave out files larger than SIZE.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub max_size: Option<u64>,
+    /// Leave out files modified less than AGE ago (e.g. 1h, 2d, 1w; or a date, 2026-01-31).
+    #[arg(long, value_name = "AGE")]
+    pub min_age: Option<String>,
+    /// Leave out files modified more than AGE ago.
+    #[arg(long, value_name = "AGE")]
+    pub max_age: Option<String>,
+}
+
+/// How existing destination files are compared, with rclone's meanings (docs/user-guide.md,
+/// "Which files are copied"). Without any of these, a destination file with the same bytes is
+/// skipped and one with other bytes is an error (--overwrite replaces it).
+#[derive(Debug, Args, Clone, Default)]
+pub struct CompareArgs {
+    /// Skip files whose destination has the same size and checksum; replace the others.
+    #[arg(short = 'c', long)]
+    pub checksum: bool,
+    /// Skip files whose destination has the same size (contents are not compared); replace
+    /// the others.
+    #[arg(long, conflicts_with = "checksum")]
+    pub size_only: bool,
+    /// Skip files that are newer at the destination; replace the others unless they have the
+    /// same size and checksum (same size and time: skipped).
+    #[arg(short = 'u', long)]
+    pub update: bool,
+    /// Skip every file that exists at the destination, without comparing.
+    #[arg(long, conflicts_with_all = ["checksum", "size_only", "update"])]
+    pub ignore_existing: bool,
+    /// Leave sizes out of the comparison (with --checksum or --update).
+    #[arg(long, conflicts_with = "size_only")]
+    pub ignore_size: bool,
+    /// Replace existing destination files without comparing.
+    #[arg(long, conflicts_with_all = ["checksum", "size_only", "update", "ignore_existing", "ignore_size"])]
+    pub overwrite: bool,
 }
 
 /// Store settings, for both sides or per side (different accounts, endpoints or clusters).
@@ -702,6 +762,10 @@ pub struct BackendArgs {
     /// --src-option profile=… / --dst-option profile=…).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// The store's endpoint URL for both sides, as in `aws --endpoint-url` (the same as
+    /// -o endpoint=URL: S3, GCS).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
 }
 
 impl BackendArgs {
@@ -713,6 +777,9 @@ impl BackendArgs {
         }
         if let Some(profile) = &self.profile {
             options.set("profile", profile.clone());
+        }
+        if let Some(endpoint) = &self.endpoint_url {
+            options.set("endpoint", endpoint.clone());
         }
         let side = if source {
             &self.src_options
@@ -741,7 +808,7 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 pub struct TransferArgs {
     /// Files copied at once, 1 to 4096 [default: 16, or what a store on either side asks for:
     /// 128 with HDFS; server-side copies, which buffer nothing: at least 64].
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, visible_alias = "transfers", value_name = "N")]
     pub concurrency: Option<usize>,
     /// Part size for ranged reads and multipart writes, 64K to 5G; larger files are copied in
     /// parallel parts.

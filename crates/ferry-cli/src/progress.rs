@@ -74,14 +74,19 @@ impl ProgressConfig {
         dry_run: bool,
     ) -> ProgressConfig {
         let terminal = crate::terminal::stderr_is_terminal();
-        let default_stats = (!terminal && !global.quiet).then_some(Duration::from_secs(30));
+        // -P/--progress where no bar can be drawn: a record every second; --no-progress: none.
+        let default_stats = match (global.progress, global.no_progress) {
+            (_, true) => None,
+            (true, false) if !terminal => Some(Duration::from_secs(1)),
+            _ => (!terminal && !global.quiet).then_some(Duration::from_secs(30)),
+        };
         let stats_every = match stats {
             Some(every) if every.is_zero() => None,
             Some(every) => Some(every),
             None => default_stats,
         };
         ProgressConfig {
-            bar: terminal && !global.quiet && !json && !dry_run,
+            bar: terminal && !global.quiet && !global.no_progress && !json && !dry_run,
             stats_every: stats_every.filter(|_| !dry_run),
             stats_json: stats_json || json,
             plan: match (dry_run && !json, global.verbose > 0) {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use ferry_core::relocate::{closure, snapshot};
-use ferry_core::transfer::filter::Filter;
 use ferry_core::transfer::report::CopyReport;
 use ferry_core::transfer::{self, CopyOptions, Endpoint};
 
@@ -22,6 +21,9 @@ use crate::units::human_bytes;
 /// Runs `ferry cp`.
 pub async fn run(args: CpArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     let options = copy_options(&args)?;
+    if args.compare.update && !global.quiet {
+        super::update_note();
+    }
     let registry = backends::registry();
     backends::check_options(&registry, &args.backend, &args.src, Some(&args.dst), false)?;
     let source = backends::endpoint(&registry, &args.src, &args.backend.side(true))
@@ -92,11 +94,10 @@ async fn snapshot_trap(source: &Endpoint, args: &CpArgs) -> Option<String> {
 
 fn copy_options(args: &CpArgs) -> anyhow::Result<CopyOptions> {
     Ok(CopyOptions {
-        update: args.update,
-        size_only: args.size_only,
-        overwrite: args.overwrite,
+        compare: super::compare(&args.compare)?,
+        overwrite: args.compare.overwrite,
         dry_run: args.dry_run,
-        filter: Filter::new(&args.include, &args.exclude)?,
+        filter: super::filters::filter(&args.filter)?,
         preserve_mtime: args.preserve_mtime,
         destination_is_dir: args.dst.ends_with('/'),
         ..super::transfer_options(&args.transfer, args.dry_run)?

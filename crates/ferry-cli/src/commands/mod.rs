@@ -4,6 +4,7 @@
 mod completions;
 mod cp;
 mod dispose;
+mod filters;
 mod flink;
 mod gc;
 mod inspect;
@@ -17,9 +18,9 @@ mod version;
 use std::path::PathBuf;
 
 use ferry_core::retry::RetryPolicy;
-use ferry_core::transfer::{CopyOptions, VerifyMode};
+use ferry_core::transfer::{Compare, CompareMode, CopyOptions, VerifyMode};
 
-use crate::cli::{Cli, Command, TransferArgs, VerifyArg};
+use crate::cli::{Cli, Command, CompareArgs, TransferArgs, VerifyArg};
 
 /// Runs the chosen command and returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
@@ -80,6 +81,36 @@ pub fn transfer_options(args: &TransferArgs, dry_run: bool) -> anyhow::Result<Co
         adaptive_throttle: std::env::var("FERRY_ADAPTIVE_THROTTLE").map_or(true, |v| v != "off"),
         ..CopyOptions::default()
     })
+}
+
+/// The core's comparison from --checksum/--size-only/--update/--ignore-existing/--ignore-size.
+pub fn compare(args: &CompareArgs) -> anyhow::Result<Compare> {
+    if args.ignore_size && !(args.checksum || args.update) {
+        return Err(crate::exit::usage_error(
+            "--ignore-size needs --checksum or --update (it leaves sizes out of their comparison)",
+        ));
+    }
+    Ok(Compare {
+        mode: if args.checksum {
+            CompareMode::Checksum
+        } else if args.size_only {
+            CompareMode::SizeOnly
+        } else {
+            CompareMode::Identical
+        },
+        update: args.update,
+        ignore_existing: args.ignore_existing,
+        ignore_size: args.ignore_size,
+    })
+}
+
+/// The deprecation note of `-u/--update`, whose meaning changed (shown for one release).
+pub fn update_note() {
+    crate::exit::note!(
+        "ferry: note: -u/--update now has rclone's meaning: files newer at the destination are \
+         skipped; to compare every file by size and checksum as --update did until now, use \
+         -c/--checksum (this note goes away in the next release)"
+    );
 }
 
 /// `--buffer-memory`'s default.

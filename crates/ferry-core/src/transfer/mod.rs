@@ -5,7 +5,7 @@
 //! 1. **Resolve.** `stat` the source: a file is copied to the destination (or into it, when the
 //!    destination is a directory); anything else is a tree, listed as a stream.
 //! 2. **Plan each file** as it is listed ([`plan`]): skip it (the journal says an earlier run
-//!    copied it, or `--update` finds it unchanged), copy it server-side, copy it in parallel
+//!    copied it, or the comparison [`compare`] asked for finds it unchanged), copy it server-side, copy it in parallel
 //!    parts (ranged reads + multipart writes), stream it part by part, or copy it in one piece.
 //! 3. **Copy** ([`copy_file`]): at most `concurrency` files at once, and within them at most
 //!    `memory_budget` bytes of buffers at once ([`budget`], asked through [`buffers`], whose
@@ -24,6 +24,7 @@
 
 pub mod budget;
 pub mod buffers;
+pub mod compare;
 mod copy_file;
 pub mod filter;
 pub mod journal;
@@ -49,6 +50,7 @@ use crate::retry::RetryPolicy;
 use crate::storage::{Entry, SpecialKind, Storage};
 use budget::ByteBudget;
 use buffers::BufferPool;
+pub use compare::{Compare, CompareMode};
 use filter::Filter;
 use journal::Journal;
 use ratelimit::RateLimiter;
@@ -94,10 +96,9 @@ pub struct CopyOptions {
     pub part_size: u64,
     /// Most bytes of file data buffered at once.
     pub memory_budget: u64,
-    /// Skip files whose destination matches (size and checksum; see `size_only`).
-    pub update: bool,
-    /// With `update`: compare size and mtime instead of checksums.
-    pub size_only: bool,
+    /// How existing destination files are compared (rclone's `--checksum`, `--size-only`,
+    /// `--update`, `--ignore-existing`, `--ignore-size`; see [`compare`]).
+    pub compare: Compare,
     /// Replace existing destination files.
     pub overwrite: bool,
     /// Plan only; write nothing.
@@ -133,8 +134,7 @@ impl Default for CopyOptions {
             concurrency: 0,
             part_size: DEFAULT_PART_SIZE,
             memory_budget: DEFAULT_MEMORY_BUDGET,
-            update: false,
-            size_only: false,
+            compare: Compare::default(),
             overwrite: false,
             dry_run: false,
             filter: Filter::default(),
@@ -516,7 +516,7 @@ async fn tree(context: &Context, source_exists: bool) -> Result<(FileStream, boo
                 .location
                 .strip_prefix(&src_root)
                 .map(str::to_string)
-                .filter(|rel| !is_temp_name(rel) && filter.accepts(rel))
+                .filter(|rel| !is_temp_name(rel) && filter.accepts_entry(rel, &entry))
                 .map(|rel| SourceFile {
                     target: dst_root.join(&rel),
                     rel,

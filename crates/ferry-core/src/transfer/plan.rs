@@ -3,6 +3,7 @@
 
 use futures::TryStreamExt;
 
+use super::compare::{Compare, Verdict};
 use super::report::{Action, SkipReason};
 use super::{mtime_ns, Context, SourceFile};
 use crate::checksum::{crc32c_append, Checksum, ChecksumKind};
@@ -28,11 +29,13 @@ impl Context {
                         format!("destination {} is a directory, not a file", file.target),
                     ));
                 }
+                let compare = self.opts.compare;
+                if compare != Compare::default() {
+                    return self.compared(file, &existing).await;
+                }
                 // A plain re-run trusts the journal — if the destination is unchanged since it
-                // was written; `--update` asks for a real comparison.
-                let done = prior
-                    .and_then(|p| p.done.map(|d| (d, p.dst_mtime_ns)))
-                    .filter(|_| !self.opts.update);
+                // was written.
+                let done = prior.and_then(|p| p.done.map(|d| (d, p.dst_mtime_ns)));
                 if done.is_some_and(|((size, mtime, crc), dst_mtime)| {
                     size == file.entry.size
                         && mtime == mtime_ns(file.entry.modified)
@@ -41,11 +44,7 @@ impl Context {
                 }) {
                     return Ok(Action::Skip(SkipReason::AlreadyCopied));
                 }
-                if self.opts.update {
-                    if self.up_to_date(file, &existing).await? {
-                        return Ok(Action::Skip(SkipReason::UpToDate));
-                    }
-                } else if (resumed || self.opts.skip_identical || !self.opts.overwrite)
+                if (resumed || self.opts.skip_identical || !self.opts.overwrite)
                     && existing.size == file.entry.size
                     && self.same_content(file, &existing).await?
                 {
@@ -63,7 +62,7 @@ impl Context {
                     return Err(Error::new(
                         ErrorKind::AlreadyExists,
                         "destination exists with other content (pass --overwrite to replace \
-                         it, --update to copy only changed files)",
+                         it, --checksum to copy only changed files)",
                     )
                     .with_context("path", &file.target));
                 }
@@ -100,19 +99,25 @@ impl Context {
         part
     }
 
-    /// `--update`: size and checksum match (or, with `--size-only`, size matches and the
-    /// destination is not older than the source).
-    async fn up_to_date(&self, file: &SourceFile, existing: &Entry) -> Result<bool> {
-        if existing.size != file.entry.size {
-            return Ok(false);
-        }
-        if self.opts.size_only {
-            return Ok(match (existing.modified, file.entry.modified) {
-                (Some(dst), Some(src)) => dst >= src,
-                _ => true,
-            });
-        }
-        self.same_content(file, existing).await
+    /// An existing destination file under an rclone-style comparison ([`Compare`]): skipped
+    /// when it counts as the same file, else replaced.
+    async fn compared(&self, file: &SourceFile, existing: &Entry) -> Result<Action> {
+        let verdict = self.opts.compare.judge(
+            file.entry.size,
+            file.entry.modified,
+            existing.size,
+            existing.modified,
+        );
+        Ok(match verdict {
+            Verdict::Existing => Action::Skip(SkipReason::Existing),
+            Verdict::Newer => Action::Skip(SkipReason::DestinationNewer),
+            Verdict::Same => Action::Skip(SkipReason::UpToDate),
+            Verdict::Differs => self.method(file.entry.size),
+            Verdict::CompareContent if self.same_content(file, existing).await? => {
+                Action::Skip(SkipReason::UpToDate)
+            }
+            Verdict::CompareContent => self.method(file.entry.size),
+        })
     }
 
     /// Whether source and destination hold the same bytes (sizes already equal): the same

@@ -40,6 +40,10 @@ pub enum SkipReason {
     /// destination already holds the same bytes: same size and CRC32C (or the same store
     /// checksum on both sides).
     AlreadyThere,
+    /// `--ignore-existing`: the destination file exists (not compared).
+    Existing,
+    /// `--update`: the destination file is newer than the source.
+    DestinationNewer,
 }
 
 impl Action {
@@ -55,6 +59,8 @@ impl Action {
             Action::Skip(SkipReason::NotRegularFile) => "skip (not a regular file)",
             Action::Skip(SkipReason::DirectoryLoop) => "skip (directory symlink loop)",
             Action::Skip(SkipReason::AlreadyThere) => "skip (already there)",
+            Action::Skip(SkipReason::Existing) => "skip (exists)",
+            Action::Skip(SkipReason::DestinationNewer) => "skip (newer at destination)",
         }
     }
 }

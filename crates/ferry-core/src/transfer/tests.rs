@@ -260,7 +260,10 @@ async fn existing_files_conflict_unless_update_or_overwrite() {
     );
 
     let update = CopyOptions {
-        update: true,
+        compare: super::Compare {
+            mode: super::CompareMode::Checksum,
+            ..Default::default()
+        },
         ..small_parts()
     };
     let report = run(
