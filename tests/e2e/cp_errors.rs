@@ -87,7 +87,7 @@ fn bad_option_values_are_usage_errors() {
     ferry(dir.path())
         .args(["cp", "--include", "a[", "a", "b"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(one_line_error("bad glob pattern"));
 }
 
