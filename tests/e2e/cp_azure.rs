@@ -3,22 +3,24 @@
 //! Hadoop writes them (`wasb://container@account.blob.core.windows.net/…`). local → wasb →
 //! local byte-identical (block uploads, ranged reads across blocks), `--update` comparing the
 //! CRC32C kept in blob metadata, wasb → abfs within the account server-side, and a missing
-//! container as one line naming it.
+//! container as one line naming it. (`flink_restore` bounces a real Flink checkpoint through
+//! `abfss://` on the same Azurite.)
 
 use ferry_azure::AzureStorage;
 use ferry_core::{BackendOptions, Location};
 
 use crate::support::*;
 
-struct Azure {
-    connection: String,
+pub(crate) struct Azure {
+    pub(crate) connection: String,
     account: String,
-    container: String,
+    pub(crate) container: String,
     container2: String,
     prefix: String,
 }
 
-fn azure(name: &str) -> Option<Azure> {
+/// The Azurite of `cargo xtask test`, its containers created, and a fresh prefix.
+pub(crate) fn azure(name: &str) -> Option<Azure> {
     let get = ferry_conformance::server_env;
     let azure = Azure {
         connection: get("FERRY_TEST_AZURE_CONNECTION_STRING")?,
@@ -45,7 +47,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 impl Azure {
-    fn uri_in(&self, container: &str, scheme: &str, rel: &str) -> String {
+    pub(crate) fn uri_in(&self, container: &str, scheme: &str, rel: &str) -> String {
         let host = if scheme.starts_with("abfs") {
             "dfs"
         } else {

@@ -287,6 +287,19 @@ pub(crate) fn s3_remote(name: &str) -> Option<Remote> {
     })
 }
 
+/// Azurite, reached by its connection string; the root is written as ABFS writes it.
+pub(crate) fn azure_remote(name: &str) -> Option<Remote> {
+    let azure = crate::cp_azure::azure(name)?;
+    Some(Remote {
+        root: azure.uri_in(&azure.container, "abfss", "cp"),
+        env: vec![(
+            "AZURE_STORAGE_CONNECTION_STRING".into(),
+            azure.connection.clone(),
+        )],
+        options: Vec::new(),
+    })
+}
+
 pub(crate) fn hdfs_remote(name: &str) -> Option<Remote> {
     let url = ferry_conformance::server_env("FERRY_TEST_HDFS_URL")?;
     Some(Remote {
@@ -339,6 +352,15 @@ fn bounce_through(flink: &Flink, remote: Remote) {
 fn incremental_checkpoint_restores_after_a_round_trip_through_s3() {
     let Some(flink) = flink() else { return };
     let Some(remote) = s3_remote("flink-s3") else {
+        return;
+    };
+    bounce_through(&flink, remote);
+}
+
+#[test]
+fn incremental_checkpoint_restores_after_a_round_trip_through_azure() {
+    let Some(flink) = flink() else { return };
+    let Some(remote) = azure_remote("flink-azure") else {
         return;
     };
     bounce_through(&flink, remote);
