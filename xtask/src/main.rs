@@ -114,7 +114,8 @@ fn serve() -> Result<()> {
     let servers = servers::start_all()?;
     for server in &servers {
         for (k, v) in &server.env {
-            println!("export {k}={v}");
+            // Quoted: Azurite's connection string holds `;`.
+            println!("export {k}='{v}'");
         }
     }
     println!("export FERRY_REQUIRE_SERVERS=1");
