@@ -276,3 +276,44 @@ async fn bad_input_is_one_line_naming_what_and_where() {
     assert!(!text.contains('\n'), "{text}");
     assert!(!text.contains(&wrong), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sas_token_without_write_permission_is_refused_naming_the_container() {
+    use reqsign_azure_storage::{ServiceSasResource, ServiceSharedAccessSignature};
+    let Some(env) = env().await else { return };
+    let key = server_env("FERRY_TEST_AZURE_KEY").unwrap();
+    // A container SAS that may read and list, not write.
+    let sas = ServiceSharedAccessSignature::new(
+        env.account.clone(),
+        key,
+        ServiceSasResource::Container {
+            container: env.container.clone(),
+        },
+        "rl".into(),
+        reqsign_core::time::Timestamp::now() + std::time::Duration::from_secs(3600),
+    );
+    let token: Vec<String> = sas
+        .token()
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={}", ferry_core::location::percent_encode(&v)))
+        .collect();
+    let token = token.join("&");
+    let endpoint = server_env("FERRY_TEST_AZURE_ENDPOINT").unwrap();
+    let options = BackendOptions::new()
+        .with("endpoint", &endpoint)
+        .with("sas_token", &token);
+    let root = env.root("sas");
+    let store = AzureStorage::open(&root, &options).unwrap();
+    let err = store
+        .put(&root.join("f"), data(10, 1), &WriteOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    let text = err.to_string();
+    assert!(text.contains(&env.container), "{text}");
+    assert!(!text.contains(&token) && !text.contains('\n'), "{text}");
+    // Reading with it works: the token is used, just not allowed to write.
+    let listed: Vec<_> = store.list(&root).try_collect().await.unwrap();
+    assert!(listed.is_empty());
+}
