@@ -31,10 +31,11 @@ pub fn run(args: &[&str]) -> Result<()> {
         Some(&"cp") => bench_cp(runs),
         Some(&"s3") => crate::bench_s3::run(&args[1..]),
         Some(&"gcs") => crate::bench_gcs::run(&args[1..]),
+        Some(&"azure") => crate::bench_azure::run(&args[1..]),
         Some(&"hdfs") => crate::bench_hdfs::run(&args[1..]),
         Some(&"migrate") => crate::bench_migrate::run(&args[1..]),
         Some(&"gc") => crate::bench_gc::run(&args[1..]),
-        _ => bail!("usage: cargo xtask bench cp|s3|gcs|hdfs|migrate|gc [--runs N]"),
+        _ => bail!("usage: cargo xtask bench cp|s3|gcs|azure|hdfs|migrate|gc [--runs N]"),
     }
 }
 

@@ -4,7 +4,7 @@
 //!   of the workspace (starting the test servers the tests need, and stopping them after).
 //! * `cargo xtask bench cp [--runs N]` — `ferry cp` against `cp -r` on a generated ~1 GiB
 //!   savepoint-shaped tree; medians, ratio, peak RSS.
-//! * `cargo xtask bench s3|gcs|hdfs [--runs N]` — ferry against peer tools (rclone, …) on the
+//! * `cargo xtask bench s3|gcs|azure|hdfs [--runs N]` — ferry against peer tools (rclone, …) on the
 //!   same tree against the test server of that store, in the same run.
 //! * `cargo xtask bench gc` — `ferry gc` plan time, files/s and peak RSS on a synthetic
 //!   checkpoint base of 10⁶ shared files and 20 retained checkpoints (local; S3 with the
@@ -21,6 +21,7 @@
 //!   and keep them up until Enter is pressed.
 
 mod bench;
+mod bench_azure;
 mod bench_gc;
 mod bench_gcs;
 mod bench_hdfs;
@@ -53,7 +54,7 @@ fn main() -> Result<()> {
         Some("servers") => serve(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [--no-lint] | bench cp|s3|gcs|hdfs|migrate [--runs N] | \
+                "usage: cargo xtask <test [--no-lint] | bench cp|s3|gcs|azure|hdfs|migrate [--runs N] | \
                  bench metadata | dist [--check] | \
                  fixtures [--versions V,..] [--variants A,..] | oracle [--versions V,..] | \
                  servers | tidy | fuzz decode|rewrite|journal [--runs N]>"
