@@ -569,3 +569,69 @@ fn migrate_from_a_running_job_to_local_s3_and_hdfs_then_restore() {
     assert!(out.status.success(), "{out:?}");
     flink.assert_restores_counts("hashmap", &back, dir.path(), RECORDS / KEYS);
 }
+
+/// The operator hand-off: `k8s-snapshot` and `migrate --emit k8s` print a FlinkStateSnapshot
+/// for the migrated path (alreadyExists, never disposed) and the FlinkDeployment patch.
+#[test]
+fn the_kubernetes_hand_off_names_the_migrated_path() {
+    let out = ferry(Path::new("/nonexistent-state"))
+        .args([
+            "k8s-snapshot",
+            "--json",
+            "--k8s-deployment",
+            "orders",
+            "--k8s-namespace",
+            "flink",
+            "s3://bucket/sp/savepoint-ab12-cd34",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report = json_report(&out.stdout);
+    let snap = &report["flink_state_snapshot"];
+    assert_eq!(snap["kind"], "FlinkStateSnapshot");
+    assert_eq!(snap["metadata"]["name"], "ferry-savepoint-ab12-cd34");
+    assert_eq!(snap["metadata"]["namespace"], "flink");
+    assert_eq!(
+        snap["spec"]["savepoint"]["path"],
+        "s3://bucket/sp/savepoint-ab12-cd34"
+    );
+    assert_eq!(snap["spec"]["savepoint"]["alreadyExists"], true);
+    assert_eq!(snap["spec"]["savepoint"]["disposeOnDelete"], false);
+    assert_eq!(snap["spec"]["jobReference"]["name"], "orders");
+    let patch = &report["deployment_patch"]["spec"]["job"];
+    assert_eq!(
+        patch["initialSavepointPath"],
+        "s3://bucket/sp/savepoint-ab12-cd34"
+    );
+    assert!(patch["savepointRedeployNonce"].as_u64().unwrap() > 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (snapshot, _) = place_fixture("2.3.0", "rocksdb-savepoint", &dir.path().join("old"));
+    let dst = dir.path().join("new/savepoint-moved");
+    let out = ferry(&dir.path().join("state"))
+        .args([
+            "migrate",
+            "-q",
+            "--emit",
+            "k8s",
+            "--k8s-deployment",
+            "orders",
+        ])
+        .arg(&snapshot)
+        .arg(&dst)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    assert!(yaml.starts_with("---\n"), "{yaml}");
+    assert!(yaml.contains("kind: \"FlinkStateSnapshot\""), "{yaml}");
+    assert!(
+        yaml.contains(&format!("path: \"file:{}\"", dst.display())),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("kubectl patch flinkdeployment orders --type merge"),
+        "{yaml}"
+    );
+}

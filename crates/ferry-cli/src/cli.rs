@@ -92,6 +92,9 @@ pub enum Command {
     Stop(StopArgs),
     /// Trigger a checkpoint of a running job (Flink 1.17+), wait, print its id and path.
     Checkpoint(CheckpointArgs),
+    /// Print the Flink Kubernetes Operator resources that restart a deployment from PATH.
+    #[command(name = "k8s-snapshot")]
+    K8sSnapshot(K8sSnapshotArgs),
     /// Print the version, git commit, build date, target and optional features.
     Version(VersionArgs),
     /// Print a shell completion script on stdout (e.g. `ferry completions bash >
@@ -139,6 +142,7 @@ impl Command {
             Command::Savepoint(args) => args.wait.json,
             Command::Stop(args) => args.wait.json,
             Command::Checkpoint(args) => args.wait.json,
+            Command::K8sSnapshot(args) => args.json,
             Command::Version(args) => args.json,
             Command::Dispose(args) => args.json,
             Command::Gc(args) => args.json,
@@ -296,6 +300,41 @@ pub struct StopArgs {
     /// Waiting.
     #[command(flatten)]
     pub wait: WaitArgs,
+}
+
+/// Where the Kubernetes hand-off goes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct K8sArgs {
+    /// The FlinkDeployment to restart from the snapshot (default: a placeholder in the patch).
+    #[arg(long, value_name = "NAME")]
+    pub k8s_deployment: Option<String>,
+    /// The namespace of the resources (default: kubectl's current one).
+    #[arg(long, value_name = "NS")]
+    pub k8s_namespace: Option<String>,
+    /// The FlinkStateSnapshot's name (default: ferry-<snapshot directory name>).
+    #[arg(long, value_name = "NAME")]
+    pub k8s_name: Option<String>,
+}
+
+/// `ferry k8s-snapshot`.
+#[derive(Debug, Args)]
+pub struct K8sSnapshotArgs {
+    /// The snapshot (a Flink URI, e.g. s3://bucket/sp/savepoint-…); check it first with
+    /// `ferry verify`.
+    pub path: String,
+    /// The resources.
+    #[command(flatten)]
+    pub k8s: K8sArgs,
+    /// Print the two objects as JSON instead of YAML.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--emit` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmitArg {
+    /// The Flink Kubernetes Operator hand-off (FlinkStateSnapshot + FlinkDeployment patch).
+    K8s,
 }
 
 /// `ferry checkpoint`.
@@ -548,6 +587,13 @@ pub struct MigrateArgs {
     /// An extra request header for --flink, 'Name: value'; repeatable; never shown.
     #[arg(long, value_name = "NAME: VALUE", requires = "flink")]
     pub flink_header: Vec<String>,
+    /// After a complete migration, also print the Flink Kubernetes Operator resources that
+    /// restart a deployment from DST (docs/flink-operations.md).
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub emit: Option<EmitArg>,
+    /// The Kubernetes hand-off (with --emit k8s).
+    #[command(flatten)]
+    pub k8s: K8sArgs,
     /// SRC is a savepoint directory or checkpoint base: migrate its newest complete snapshot.
     #[arg(long)]
     pub latest: bool,

@@ -9,12 +9,14 @@
 //!   restore keys).
 //! * [`trigger`] — idempotent triggers kept in the state directory, and waiting for them.
 //! * [`restore`] — how to restore from a snapshot, per release and snapshot kind.
+//! * [`k8s`] — the hand-off to the Flink Kubernetes Operator (FlinkStateSnapshot + patch).
 //!
 //! Kerberos/SPNEGO authentication is out of scope (see docs/flink-operations.md).
 
 pub mod api;
 pub mod client;
 pub mod error;
+pub mod k8s;
 pub mod restore;
 pub mod trigger;
 pub mod version;

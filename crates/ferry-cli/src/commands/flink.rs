@@ -14,7 +14,8 @@ use ferry_flink::{
 use serde::Serialize;
 
 use crate::cli::{
-    CheckpointArgs, FlinkArgs, FormatArg, GlobalArgs, JobsArgs, SavepointArgs, StopArgs, WaitArgs,
+    CheckpointArgs, FlinkArgs, FormatArg, GlobalArgs, JobsArgs, K8sArgs, K8sSnapshotArgs,
+    SavepointArgs, StopArgs, WaitArgs,
 };
 use crate::exit;
 
@@ -338,4 +339,44 @@ pub async fn stop(args: StopArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
 pub async fn checkpoint(args: CheckpointArgs, global: &GlobalArgs) -> anyhow::Result<i32> {
     let trigger = Trigger::Checkpoint { full: args.full };
     run_trigger(&args.flink, &args.job, trigger, &args.wait, false, global).await
+}
+
+/// The operator hand-off for `path`.
+pub fn hand_off(path: &str, args: &K8sArgs) -> ferry_flink::k8s::HandOff {
+    ferry_flink::k8s::HandOff {
+        path: path.to_string(),
+        name: args
+            .k8s_name
+            .clone()
+            .unwrap_or_else(|| ferry_flink::k8s::resource_name(path)),
+        namespace: args.k8s_namespace.clone(),
+        deployment: args.k8s_deployment.clone(),
+        // Any value other than the deployment's current one: seconds since the epoch.
+        nonce: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs()),
+    }
+}
+
+/// The hand-off as a JSON value (`--json`).
+pub fn hand_off_json(hand_off: &ferry_flink::k8s::HandOff) -> serde_json::Value {
+    serde_json::json!({
+        "flink_state_snapshot": hand_off.state_snapshot(),
+        "deployment_patch": hand_off.deployment_patch(),
+    })
+}
+
+/// `ferry k8s-snapshot`.
+pub fn k8s_snapshot(args: K8sSnapshotArgs) -> anyhow::Result<i32> {
+    let path = args.path.trim_end_matches('/');
+    if path.is_empty() {
+        return Err(exit::usage_error("k8s-snapshot: PATH is empty"));
+    }
+    let hand_off = hand_off(path, &args.k8s);
+    if args.json {
+        crate::json::print(&hand_off_json(&hand_off))?;
+    } else {
+        write!(std::io::stdout().lock(), "{}", hand_off.yaml())?;
+    }
+    Ok(exit::OK)
 }

@@ -17,7 +17,9 @@ use ferry_flink::restore::{self, RestoreGuide, SnapshotKind};
 use ferry_flink::{FlinkVersion, SavepointFormat, Trigger};
 
 use crate::backends;
-use crate::cli::{ExternalSourceArg, FlinkArgs, FormatArg, GlobalArgs, MigrateArgs, WaitArgs};
+use crate::cli::{
+    EmitArg, ExternalSourceArg, FlinkArgs, FormatArg, GlobalArgs, MigrateArgs, WaitArgs,
+};
 use crate::exit;
 use crate::progress::{self, CopyProgress, PlanListing, ProgressConfig};
 use crate::units::human_bytes;
@@ -253,9 +255,20 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<i32> 
         if let Some(taken) = &taken {
             value["taken"] = taken.json.clone();
         }
+        if let (Some(EmitArg::K8s), true) = (args.emit, report.complete) {
+            let hand_off = super::flink::hand_off(&report.plan.restore_path, &args.k8s);
+            value["k8s"] = super::flink::hand_off_json(&hand_off);
+        }
         crate::json::print(&value)?;
-    } else if !global.quiet || !report.complete {
-        print_outcome(&mut out, &report, &guide)?;
+    } else {
+        if !global.quiet || !report.complete {
+            print_outcome(&mut out, &report, &guide)?;
+        }
+        if let (Some(EmitArg::K8s), true) = (args.emit, report.complete) {
+            let hand_off = super::flink::hand_off(&report.plan.restore_path, &args.k8s);
+            writeln!(out, "---")?;
+            write!(out, "{}", hand_off.yaml())?;
+        }
     }
     Ok(if report.complete || report.dry_run {
         exit::OK

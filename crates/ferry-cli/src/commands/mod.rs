@@ -37,6 +37,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Savepoint(args) => flink::savepoint(args, &cli.global).await,
         Command::Stop(args) => flink::stop(args, &cli.global).await,
         Command::Checkpoint(args) => flink::checkpoint(args, &cli.global).await,
+        Command::K8sSnapshot(args) => flink::k8s_snapshot(args),
         Command::Dispose(args) => dispose::run(args, &cli.global).await,
         Command::Gc(args) => gc::run(args, &cli.global).await,
         Command::Options => {
