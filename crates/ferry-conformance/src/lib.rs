@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use ferry_core::storage::{read_to_bytes, Storage, WriteOptions};
+use ferry_core::storage::{read_to_bytes, Entry, Storage, WriteOptions};
 use ferry_core::{Error, ErrorKind, Location};
 use futures::TryStreamExt;
 
@@ -546,12 +546,23 @@ pub async fn multipart_abort(s: &dyn Storage, root: &Location) -> CheckResult {
     }
 }
 
-/// Server-side copy duplicates content, or answers `Unsupported`.
+/// Server-side copy duplicates the listed object, or answers `Unsupported`. A listed entry
+/// carries the object's version, and a copy of it after the object was replaced fails
+/// (`ConditionNotMatch` or `NotFound`) rather than copying the new content.
 pub async fn server_side_copy(s: &dyn Storage, root: &Location) -> CheckResult {
     let (from, to) = (root.join("copy-src"), root.join("copy/dst"));
     let data = pattern(70_000, 7);
     put(s, &from, &data).await?;
-    let result = s.copy(&from, &to).await;
+    let listed: Vec<Entry> = s
+        .list(root)
+        .try_collect()
+        .await
+        .map_err(err(&format!("list {root}")))?;
+    let entry = listed
+        .into_iter()
+        .find(|e| e.location == from)
+        .ok_or_else(|| format!("{from} not listed"))?;
+    let result = s.copy(&entry, &to).await;
     if !s.capabilities().server_side_copy {
         return expect_unsupported(result.map(|_| ()));
     }
@@ -559,7 +570,19 @@ pub async fn server_side_copy(s: &dyn Storage, root: &Location) -> CheckResult {
     ensure(read_all(s, &to).await? == data, || "copy differs".into())?;
     ensure(read_all(s, &from).await? == data, || {
         "source changed".into()
-    })
+    })?;
+    ensure(entry.version.is_some(), || {
+        format!("a store with server-side copy listed {from} without its version")
+    })?;
+    put(s, &from, b"replaced").await?;
+    match s.copy(&entry, &root.join("copy/stale")).await {
+        Err(e) if matches!(e.kind(), ErrorKind::ConditionNotMatch | ErrorKind::NotFound) => {}
+        other => return Err(format!("copy of a replaced listed version: {other:?}")),
+    }
+    match s.stat(&root.join("copy/stale")).await {
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        other => Err(format!("a failed pinned copy left an object: {other:?}")),
+    }
 }
 
 /// Rename moves and replaces an existing destination, or answers `Unsupported`.

@@ -70,6 +70,23 @@ pub fn combine_crc32c(crc_a: u32, crc_b: u32, len_b: u64) -> u32 {
     crc32c::crc32c_combine(crc_a, crc_b, len_b as usize)
 }
 
+/// A CRC32C as object stores write it in headers and metadata (S3's `x-amz-checksum-crc32c`,
+/// GCS's `crc32c`): the four big-endian bytes, base64-encoded (`4waSgw==`).
+pub fn crc32c_to_base64(crc: u32) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes())
+}
+
+/// Parses a [`crc32c_to_base64`] value; `None` unless it is exactly four bytes, canonically
+/// encoded and padded (surrounding whitespace aside).
+pub fn crc32c_from_base64(text: &str) -> Option<u32> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
+    Some(u32::from_be_bytes(bytes.try_into().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +116,29 @@ mod tests {
             Checksum::Md5([0; 16]).to_string(),
             format!("md5:{}", "0".repeat(32))
         );
+    }
+
+    #[test]
+    fn crc32c_base64_round_trips_and_rejects_what_is_not_four_bytes() {
+        // CRC32C("123456789") = 0xE3069283, which S3 and GCS write as "4waSgw==".
+        assert_eq!(crc32c_to_base64(0xE306_9283), "4waSgw==");
+        assert_eq!(crc32c_from_base64("4waSgw=="), Some(0xE306_9283));
+        // The empty object's crc32c as GCS reports it, and the JSON API reference's example.
+        assert_eq!(crc32c_from_base64("AAAAAA=="), Some(0));
+        assert_eq!(crc32c_from_base64("j/un9g=="), Some(0x8FFB_A7F6));
+        for v in [0, 1, u32::MAX, 0x1234_5678, 0x8000_0000, 0x0000_00FF] {
+            assert_eq!(crc32c_from_base64(&crc32c_to_base64(v)), Some(v), "{v:08x}");
+        }
+        for bad in [
+            "",
+            "nope",
+            "AAAAAAAA",
+            "4waSgw=",
+            "4waSg!==",
+            "4waSgx==",
+            "AAAAAA==-2",
+        ] {
+            assert_eq!(crc32c_from_base64(bad), None, "{bad:?}");
+        }
     }
 }

@@ -302,7 +302,7 @@ impl Storage for FaultyStorage {
     async fn mkdirs(&self, location: &Location) -> Result<()> {
         self.inner.mkdirs(location).await
     }
-    async fn copy(&self, from: &Location, to: &Location) -> Result<WriteReceipt> {
+    async fn copy(&self, from: &Entry, to: &Location) -> Result<WriteReceipt> {
         self.rules.enter("copy", to).await?;
         self.inner.copy(from, to).await
     }

@@ -90,13 +90,24 @@ impl MemoryStorage {
     }
 
     fn entry(location: &Location, data: &Bytes, modified: SystemTime) -> Entry {
+        let crc = crc32c(data);
         Entry {
             location: location.clone(),
             kind: EntryKind::File,
             size: data.len() as u64,
             modified: Some(modified),
-            checksum: Some(Checksum::Crc32c(crc32c(data))),
+            checksum: Some(Checksum::Crc32c(crc)),
+            version: Some(Self::version(crc, modified)),
         }
+    }
+
+    /// An object's version: its CRC and the time it was stored, so a replaced object has
+    /// another one (as an S3 ETag or a GCS generation changes).
+    fn version(crc: u32, modified: SystemTime) -> String {
+        let nanos = modified
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{crc:08x}-{nanos}")
     }
 }
 
@@ -129,6 +140,7 @@ impl Storage for MemoryStorage {
                 size: 0,
                 modified: None,
                 checksum: None,
+                version: None,
             });
         }
         Err(Self::not_found(location, "stat"))
@@ -184,10 +196,23 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
-    async fn copy(&self, from: &Location, to: &Location) -> Result<WriteReceipt> {
-        let data = self
-            .get(from)
-            .ok_or_else(|| Self::not_found(from, "copy"))?;
+    async fn copy(&self, from: &Entry, to: &Location) -> Result<WriteReceipt> {
+        let (data, modified) = self
+            .lock()
+            .get(&from.location)
+            .cloned()
+            .ok_or_else(|| Self::not_found(&from.location, "copy"))?;
+        if let Some(version) = &from.version {
+            if *version != Self::version(crc32c(&data), modified) {
+                return Err(Error::new(
+                    ErrorKind::ConditionNotMatch,
+                    "the source changed since it was listed",
+                )
+                .with_operation("copy")
+                .with_context("path", &from.location)
+                .with_context("backend", "memory"));
+            }
+        }
         self.insert(to, data.clone());
         Ok(WriteReceipt {
             size: data.len() as u64,

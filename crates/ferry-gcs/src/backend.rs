@@ -1,5 +1,5 @@
-//! `GcsStorage`, the [`Storage`] of one GCS endpoint with one set of credentials, and the
-//! factory that opens it for `gs://` locations.
+//! `GcsStorage`, the [`Storage`] of one GCS endpoint with one set of credentials: the trait's
+//! methods, each one or a few requests of [`crate::core`].
 //!
 //! One store serves every bucket (the location's authority is the bucket), so two locations
 //! with the same endpoint and credentials share an identity, and copies between them — across
@@ -8,14 +8,14 @@
 //! folder placeholders (names ending in `/`) and ferry's own in-flight upload parts (under
 //! `temp_prefix`) are not listed.
 
-use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use ferry_core::checksum::{Checksum, ChecksumKind};
-use ferry_core::registry::{BackendFactory, BackendOptions, Registry};
+use ferry_core::registry::BackendOptions;
+use ferry_core::storage::bucket::{list_prefix, representable, unrepresentable};
 use ferry_core::storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter, Storage,
     WriteOptions, WriteReceipt,
@@ -23,51 +23,17 @@ use ferry_core::storage::{
 use ferry_core::{Error, ErrorKind, Location, Result};
 use futures::{StreamExt, TryStreamExt};
 
-use crate::config::GcsSettings;
+use crate::config::{GcsSettings, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::core::{bucket_name, GcsCore};
-use crate::upload::{GcsUpload, GcsWriter, MAX_PARTS};
-
-/// Smallest part ferry uses for composite uploads (GCS itself has no minimum).
-pub const MIN_PART_SIZE: u64 = 1024 * 1024;
-/// Largest part: each part is one single-request upload held in memory.
-pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+use crate::upload::GcsUpload;
 
 /// One GCS endpoint with one set of credentials.
 #[derive(Debug)]
 pub struct GcsStorage {
     pub(crate) core: Arc<GcsCore>,
     pub(crate) settings: GcsSettings,
-    hints: Arc<ListingHints>,
     identity: String,
     capabilities: Capabilities,
-}
-
-/// Generations of recently listed objects, so that a server-side copy of a listed object is
-/// pinned to the listed version (`ifSourceGenerationMatch`) without another request. Bounded:
-/// when full it starts over, which only costs a metadata request.
-#[derive(Debug, Default)]
-struct ListingHints {
-    map: Mutex<HashMap<Location, (u64, String)>>,
-}
-
-impl ListingHints {
-    const CAPACITY: usize = 20_000;
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Location, (u64, String)>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn remember(&self, location: &Location, size: u64, generation: String) {
-        let mut map = self.lock();
-        if map.len() >= Self::CAPACITY {
-            map.clear();
-        }
-        map.insert(location.clone(), (size, generation));
-    }
-
-    fn take(&self, location: &Location) -> Option<(u64, String)> {
-        self.lock().remove(location)
-    }
 }
 
 impl GcsStorage {
@@ -85,7 +51,6 @@ impl GcsStorage {
         Ok(GcsStorage {
             core: Arc::new(core),
             settings,
-            hints: Arc::default(),
             identity,
             capabilities: Capabilities {
                 ranged_reads: true,
@@ -134,24 +99,6 @@ impl GcsStorage {
     }
 }
 
-/// The name prefix that lists below `location` (`dir/` for `gs://b/dir`, `""` at the root).
-fn list_prefix(location: &Location) -> String {
-    match location.key() {
-        "" => String::new(),
-        key => format!("{key}/"),
-    }
-}
-
-/// Whether an object name maps onto a location and back unchanged (no `//`, `.`/`..`
-/// segments or a leading `/`, which ferry's normalised paths cannot express).
-fn representable(name: &str) -> bool {
-    !name.starts_with('/')
-        && !name.contains("//")
-        && name
-            .split('/')
-            .all(|segment| segment != "." && segment != "..")
-}
-
 #[async_trait]
 impl Storage for GcsStorage {
     fn name(&self) -> &'static str {
@@ -177,6 +124,7 @@ impl Storage for GcsStorage {
             size: 0,
             modified: None,
             checksum: None,
+            version: None,
         };
         let not_found = |what: String| {
             Error::new(ErrorKind::NotFound, what)
@@ -202,6 +150,7 @@ impl Storage for GcsStorage {
                 size: info.size,
                 modified: info.modified,
                 checksum: info.crc32c.map(Checksum::Crc32c),
+                version: info.generation,
             });
         }
         let first = self
@@ -217,7 +166,6 @@ impl Storage for GcsStorage {
 
     fn list(&self, prefix: &Location) -> ListStream {
         let root = prefix.clone();
-        let hints = self.hints.clone();
         let temp_prefix = self.settings.temp_prefix.clone();
         self.core
             .gcs_list(prefix, list_prefix(prefix))
@@ -225,26 +173,15 @@ impl Storage for GcsStorage {
                 let result = if object.name.starts_with(&temp_prefix) {
                     Ok(None) // ferry's own upload parts in flight
                 } else if !representable(&object.name) {
-                    Err(Error::new(
-                        ErrorKind::InvalidInput,
-                        format!(
-                            "object name {:?} has empty, '.' or '..' path segments, which ferry cannot copy faithfully",
-                            object.name
-                        ),
-                    )
-                    .with_operation("list")
-                    .with_context("path", &root))
+                    Err(unrepresentable("object name", &object.name, &root))
                 } else {
-                    let location = root.with_path(&object.name);
-                    if let Some(generation) = object.generation {
-                        hints.remember(&location, object.size, generation);
-                    }
                     Ok(Some(Entry {
-                        location,
+                        location: root.with_path(&object.name),
                         kind: EntryKind::File,
                         size: object.size,
                         modified: object.modified,
                         checksum: None,
+                        version: object.generation,
                     }))
                 };
                 futures::future::ready(result)
@@ -272,6 +209,11 @@ impl Storage for GcsStorage {
                     size: if object.is_dir { 0 } else { object.size },
                     modified: object.modified,
                     checksum: None,
+                    version: if object.is_dir {
+                        None
+                    } else {
+                        object.generation
+                    },
                 });
                 futures::future::ready(Ok(entry))
             })
@@ -296,7 +238,7 @@ impl Storage for GcsStorage {
         options: &WriteOptions,
     ) -> Result<Box<dyn ObjectWriter>> {
         bucket_name(location)?;
-        Ok(Box::new(GcsWriter::new(
+        Ok(Box::new(crate::upload::writer(
             self.core.clone(),
             location.clone(),
             self.settings.temp_prefix.clone(),
@@ -364,22 +306,27 @@ impl Storage for GcsStorage {
         self.core.gcs_delete(location).await
     }
 
-    async fn copy(&self, from: &Location, to: &Location) -> Result<WriteReceipt> {
+    async fn copy(&self, from: &Entry, to: &Location) -> Result<WriteReceipt> {
         // A listed object's generation is known: pin the copy to it. Otherwise ask (which
         // also gives its crc32c to check the copy against).
-        let (size, generation, source_crc) = match self.hints.take(from) {
-            Some((size, generation)) => (size, generation, None),
+        let known_crc = match from.checksum {
+            Some(Checksum::Crc32c(crc)) => Some(crc),
+            _ => None,
+        };
+        let (size, generation, source_crc) = match &from.version {
+            Some(generation) => (from.size, generation.clone(), known_crc),
             None => {
-                let info = self.core.gcs_stat(from).await?.ok_or_else(|| {
+                let info = self.core.gcs_stat(&from.location).await?.ok_or_else(|| {
                     Error::new(ErrorKind::NotFound, "no such object")
                         .with_operation("copy")
-                        .with_context("path", from)
+                        .with_context("path", &from.location)
                         .with_context("backend", "gcs")
                 })?;
                 let generation = info.generation.clone().unwrap_or_default();
                 (info.size, generation, info.crc32c)
             }
         };
+        let from = &from.location;
         let generation = (!generation.is_empty()).then_some(generation.as_str());
         let changed = || {
             Error::new(
@@ -431,80 +378,5 @@ impl Storage for GcsStorage {
                 .with_context("path", location)
                 .with_context("backend", "gcs")),
         }
-    }
-}
-
-/// Opens [`GcsStorage`]s for `gs://`.
-#[derive(Debug, Default)]
-pub struct GcsFactory;
-
-#[async_trait]
-impl BackendFactory for GcsFactory {
-    fn name(&self) -> &'static str {
-        "gcs"
-    }
-
-    fn schemes(&self) -> &'static [&'static str] {
-        &["gs"]
-    }
-
-    fn option_keys(&self) -> &'static [ferry_core::OptionKey] {
-        crate::config::OPTIONS
-    }
-
-    /// One store per endpoint and settings, whatever the bucket: the registry already keys
-    /// its cache by the options, so the key itself is empty.
-    fn store_key(&self, _: &Location, _: &BackendOptions) -> String {
-        String::new()
-    }
-
-    async fn open(
-        &self,
-        location: &Location,
-        options: &BackendOptions,
-    ) -> Result<Arc<dyn Storage>> {
-        bucket_name(location)?;
-        Ok(Arc::new(GcsStorage::open(options)?))
-    }
-}
-
-/// Registers the `gs` scheme.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(GcsFactory));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_that_locations_cannot_express_are_detected() {
-        assert!(representable("a/b c/ü+x"));
-        assert!(!representable("a//b"));
-        assert!(!representable("/a"));
-        assert!(!representable("a/./b"));
-        assert!(!representable("a/../b"));
-    }
-
-    #[test]
-    fn list_prefixes_end_on_a_segment() {
-        let at = |t: &str| Location::parse(t).unwrap();
-        assert_eq!(list_prefix(&at("gs://b/dir")), "dir/");
-        assert_eq!(list_prefix(&at("gs://b/")), "");
-        assert_eq!(list_prefix(&at("gs://b")), "");
-    }
-
-    #[test]
-    fn options_open_a_store_without_network() {
-        let store = GcsStorage::open(
-            &BackendOptions::new()
-                .with("endpoint", "http://127.0.0.1:9")
-                .with("project", "p"),
-        )
-        .unwrap();
-        assert_eq!(store.identity(), "gcs|http://127.0.0.1:9|anonymous|p");
-        assert_eq!(store.capabilities().max_parts, 1024);
-        let registry = Registry::new().with(register);
-        assert_eq!(registry.schemes(), vec!["gs".to_string()]);
     }
 }

@@ -29,6 +29,13 @@ pub const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
 /// Where parallel composite uploads keep their parts, in the destination bucket.
 pub const DEFAULT_TEMP_PREFIX: &str = ".ferry-tmp/";
 
+/// Smallest part ferry uses for composite uploads (GCS itself has no minimum).
+pub const MIN_PART_SIZE: u64 = 1024 * 1024;
+/// Largest part: each part is one single-request upload held in memory.
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Most parts of one upload: GCS's limit of 1024 components per composite object.
+pub const MAX_PARTS: u32 = 1024;
+
 /// Every option key this backend accepts, with its meaning and default (`ferry options`);
 /// any other key given for a GCS store is a usage error.
 pub const OPTIONS: &[OptionKey] = &[

@@ -32,9 +32,9 @@ use reqsign_google::{
     TokenCredentialProvider, VmMetadataCredentialProvider,
 };
 
-use crate::checksum::crc_from_b64;
 use crate::config::{Auth, GcsSettings};
 use crate::error::{from_opendal, from_response, from_transport, Site};
+use ferry_core::checksum::crc32c_from_base64;
 
 /// The OAuth2 scope ferry asks for: read and write objects.
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
@@ -102,13 +102,7 @@ impl std::fmt::Debug for GcsCore {
 
 /// The bucket and object name of a location (the authority is the bucket).
 pub(crate) fn bucket_name(location: &Location) -> Result<(&str, &str)> {
-    match location.authority() {
-        Some(bucket) if !bucket.is_empty() => Ok((bucket, location.key())),
-        _ => Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("{location} names no bucket; write gs://bucket/name"),
-        )),
-    }
+    ferry_core::storage::bucket::bucket_and_key(location, "gs://bucket/name")
 }
 
 /// Percent-encodes an object or bucket name for a URL path segment (all but unreserved).
@@ -697,7 +691,7 @@ pub(crate) fn parse_object(body: &[u8]) -> std::result::Result<ObjectInfo, Strin
         size,
         modified: json["updated"].as_str().and_then(parse_rfc3339),
         generation: text(&json["generation"]),
-        crc32c: json["crc32c"].as_str().and_then(crc_from_b64),
+        crc32c: json["crc32c"].as_str().and_then(crc32c_from_base64),
     })
 }
 

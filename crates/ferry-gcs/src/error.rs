@@ -8,26 +8,10 @@
 //! the status. Transport failures (refused, reset, timeouts) and 5xx are temporary. Messages
 //! name the endpoint, the bucket and what to check, never a credential.
 
+use ferry_core::error::table::{self, row, Row};
 use ferry_core::{Error, ErrorKind};
 
 use ErrorKind::*;
-
-/// How a known JSON API error reason maps: kind, whether retrying can help, the hint.
-struct Row {
-    reason: &'static str,
-    kind: ErrorKind,
-    temporary: bool,
-    hint: &'static str,
-}
-
-const fn row(reason: &'static str, kind: ErrorKind, temporary: bool, hint: &'static str) -> Row {
-    Row {
-        reason,
-        kind,
-        temporary,
-        hint,
-    }
-}
 
 const CREDENTIALS: &str = "no valid credentials for {endpoint}: set GOOGLE_APPLICATION_CREDENTIALS or -o credential_path=FILE (a service-account JSON), run `gcloud auth application-default login`, or -o anonymous=true for public buckets";
 const PERMISSION: &str = "permission denied on bucket {bucket}: the credentials' principal needs a Storage role there (e.g. roles/storage.objectAdmin)";
@@ -125,8 +109,7 @@ pub(crate) struct Site<'a> {
 
 impl Site<'_> {
     fn fill(&self, hint: &str) -> String {
-        hint.replace("{bucket}", self.bucket)
-            .replace("{endpoint}", self.endpoint)
+        table::fill(hint, self.bucket, self.endpoint)
     }
 
     fn finish(&self, error: Error) -> Error {
@@ -140,9 +123,7 @@ impl Site<'_> {
 /// Maps an error response to one of ferry's own JSON API calls (status and body).
 pub(crate) fn from_response(status: u16, body: &[u8], site: Site<'_>) -> Error {
     let (reason, detail) = parse_body(body);
-    let known = reason
-        .as_deref()
-        .and_then(|r| TABLE.iter().find(|row| row.reason == r));
+    let known = reason.as_deref().and_then(|r| table::lookup(TABLE, r));
     let (kind, temporary, mut message) = match known {
         Some(row) => (row.kind, row.temporary, site.fill(row.hint)),
         None => by_status(status, site),
@@ -370,6 +351,11 @@ fn chain(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_has_unique_codes_and_one_line_hints() {
+        table::check(TABLE).unwrap();
+    }
 
     fn site() -> Site<'static> {
         Site {

@@ -10,9 +10,9 @@
 //!   that the upload still exists and is for this object. A composite object's crc32c is the
 //!   CRC32C of its whole content: `complete` reports it, and the engine compares it with the
 //!   CRC it combined from the parts it read.
-//! * [`GcsWriter`] buffers at most one part: small objects become one upload at `commit`,
-//!   larger ones a composite upload written part by part. Dropping it uncommitted removes the
-//!   parts.
+//! * [`writer`] is ferry-core's [`PartWriter`] on a [`GcsTarget`]: small objects become one
+//!   upload at `commit`, larger ones a composite upload written part by part (8 MiB parts,
+//!   grown to fit 1024). Dropping it uncommitted removes the parts.
 //!
 //! Limits: a composite object has at most 1024 components, hence at most 1024 parts.
 
@@ -21,19 +21,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
-use ferry_core::checksum::{crc32c, Checksum};
-use ferry_core::storage::{MultipartUpload, ObjectWriter, PartReceipt, WriteReceipt};
+use bytes::Bytes;
+use ferry_core::checksum::Checksum;
+use ferry_core::storage::multipart::{PartSizing, PartWriter, UploadTarget};
+use ferry_core::storage::{MultipartUpload, PartReceipt, WriteReceipt};
 use ferry_core::{Error, ErrorKind, Location, Result};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::compose;
+use crate::config::{MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::core::{bucket_name, GcsCore};
 
-/// Most parts of one upload: GCS's limit of 1024 components per composite object.
-pub const MAX_PARTS: u32 = 1024;
-/// The streaming writer's default part size.
-const WRITER_PART_SIZE: u64 = 8 * 1024 * 1024;
+/// How the streaming writer sizes parts: 8 MiB, more when the size hint needs it to stay
+/// within 1024 parts, and doubling every 256 parts when the size is unknown.
+const SIZING: PartSizing = PartSizing {
+    base: 8 * 1024 * 1024,
+    min: MIN_PART_SIZE,
+    max: MAX_PART_SIZE,
+    parts_for_hint: MAX_PARTS,
+    double_every: 256,
+    max_doublings: 12,
+};
 /// Compose and delete requests in flight while assembling or cleaning up.
 const CONCURRENCY: usize = 16;
 
@@ -263,131 +271,45 @@ impl MultipartUpload for GcsUpload {
     }
 }
 
-/// The streaming writer: buffers up to one part, then uploads it as a composite part.
-pub struct GcsWriter {
+/// What [`PartWriter`] needs of GCS: one upload for a whole small object, and composite
+/// uploads.
+pub(crate) struct GcsTarget {
+    core: Arc<GcsCore>,
+    location: Location,
+    temp_prefix: String,
+}
+
+#[async_trait]
+impl UploadTarget for GcsTarget {
+    async fn put_whole(&self, data: Bytes) -> Result<WriteReceipt> {
+        let size = data.len() as u64;
+        let stored = self.core.gcs_put(&self.location, data).await?;
+        Ok(WriteReceipt {
+            size,
+            stored_size: Some(stored),
+            checksum: None,
+        })
+    }
+
+    async fn start(&self) -> Result<Arc<dyn MultipartUpload>> {
+        let upload = GcsUpload::start(self.core.clone(), &self.location, &self.temp_prefix).await?;
+        Ok(Arc::new(upload))
+    }
+}
+
+/// The streaming writer of `location`.
+pub(crate) fn writer(
     core: Arc<GcsCore>,
     location: Location,
     temp_prefix: String,
     size_hint: Option<u64>,
-    buffer: BytesMut,
-    upload: Option<Arc<GcsUpload>>,
-    receipts: Vec<PartReceipt>,
-    offset: u64,
-    finished: bool,
-}
-
-impl GcsWriter {
-    pub(crate) fn new(
-        core: Arc<GcsCore>,
-        location: Location,
-        temp_prefix: String,
-        size_hint: Option<u64>,
-    ) -> GcsWriter {
-        GcsWriter {
-            core,
-            location,
-            temp_prefix,
-            size_hint,
-            buffer: BytesMut::new(),
-            upload: None,
-            receipts: Vec::new(),
-            offset: 0,
-            finished: false,
-        }
-    }
-
-    /// 8 MiB, more when the size hint needs it to stay within 1024 parts, and doubling every
-    /// 256 parts when the size is unknown.
-    fn part_size(&self) -> u64 {
-        match self.size_hint {
-            Some(size) => WRITER_PART_SIZE.max(size.div_ceil(u64::from(MAX_PARTS))),
-            None => WRITER_PART_SIZE << (self.receipts.len() / 256).min(12),
-        }
-    }
-
-    async fn send_part(&mut self, data: Bytes) -> Result<()> {
-        let upload = match &self.upload {
-            Some(upload) => upload.clone(),
-            None => {
-                let upload = Arc::new(
-                    GcsUpload::start(self.core.clone(), &self.location, &self.temp_prefix).await?,
-                );
-                self.upload = Some(upload.clone());
-                upload
-            }
-        };
-        let index = self.receipts.len() as u32;
-        let len = data.len() as u64;
-        let crc = crc32c(&data);
-        let receipt = upload.put_part(index, self.offset, data, crc).await?;
-        self.offset += len;
-        self.receipts.push(receipt);
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl ObjectWriter for GcsWriter {
-    async fn write(&mut self, data: Bytes) -> Result<()> {
-        if self.buffer.is_empty() && data.len() as u64 >= self.part_size() {
-            return self.send_part(data).await; // a whole part already: no copy
-        }
-        self.buffer.extend_from_slice(&data);
-        while self.buffer.len() as u64 >= self.part_size() {
-            let part = self.buffer.split_to(self.part_size() as usize).freeze();
-            self.send_part(part).await?;
-        }
-        Ok(())
-    }
-
-    async fn commit(mut self: Box<Self>) -> Result<WriteReceipt> {
-        self.finished = true;
-        let rest = std::mem::take(&mut self.buffer).freeze();
-        if self.upload.is_none() {
-            let size = rest.len() as u64;
-            let stored = self.core.gcs_put(&self.location, rest).await?;
-            return Ok(WriteReceipt {
-                size,
-                stored_size: Some(stored),
-                checksum: None,
-            });
-        }
-        let result = async {
-            if !rest.is_empty() {
-                self.send_part(rest).await?;
-            }
-            let upload = self.upload.clone().expect("started above");
-            upload.complete(std::mem::take(&mut self.receipts)).await
-        }
-        .await;
-        if result.is_err() {
-            if let Some(upload) = &self.upload {
-                let _ = upload.abort().await;
-            }
-        }
-        result
-    }
-
-    async fn abort(mut self: Box<Self>) -> Result<()> {
-        self.finished = true;
-        match self.upload.take() {
-            Some(upload) => upload.abort().await,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for GcsWriter {
-    fn drop(&mut self) {
-        // Dropped uncommitted (a cancelled task): remove the parts written so far.
-        if let (false, Some(upload)) = (self.finished, self.upload.take()) {
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move {
-                    let _ = upload.abort().await;
-                });
-            }
-        }
-    }
+) -> PartWriter {
+    let target = GcsTarget {
+        core,
+        location,
+        temp_prefix,
+    };
+    PartWriter::new(target, SIZING, size_hint)
 }
 
 #[cfg(test)]

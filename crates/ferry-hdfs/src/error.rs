@@ -8,25 +8,9 @@
 
 use std::fmt;
 
+use ferry_core::error::table::{self, row, Row};
 use ferry_core::{Error, ErrorKind};
 use hdfs_native::HdfsError;
-
-/// How one Java exception class maps: kind, temporary?, message.
-struct Row {
-    class: &'static str,
-    kind: ErrorKind,
-    temporary: bool,
-    message: &'static str,
-}
-
-const fn row(class: &'static str, kind: ErrorKind, temporary: bool, message: &'static str) -> Row {
-    Row {
-        class,
-        kind,
-        temporary,
-        message,
-    }
-}
 
 /// NameNode and DataNode exceptions by Java class (Hadoop 2.x/3.x `org.apache.hadoop…`).
 #[rustfmt::skip]
@@ -115,8 +99,8 @@ fn first_line(text: &str) -> String {
 /// Maps a remote (Java) exception by class name and message.
 pub fn remote(class: &str, message: &str) -> Error {
     let short = class.rsplit('.').next().unwrap_or(class);
-    let (kind, temporary, text) = match TABLE.iter().find(|r| r.class == class) {
-        Some(row) => (row.kind, row.temporary, row.message.to_string()),
+    let (kind, temporary, text) = match table::lookup(TABLE, class) {
+        Some(row) => (row.kind, row.temporary, row.hint.to_string()),
         // The NameNode reports "no DataNode could take the block" as a plain IOException.
         None if message.contains("could only be replicated to") => (
             ErrorKind::Unexpected,
@@ -249,6 +233,11 @@ pub fn map(error: HdfsError, op: &'static str, path: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_has_unique_codes_and_one_line_hints() {
+        table::check(TABLE).unwrap();
+    }
 
     fn rpc(class: &str, message: &str) -> Error {
         map(

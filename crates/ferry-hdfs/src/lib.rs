@@ -30,13 +30,14 @@
 //! (`true` when DataNodes are reachable by name only, e.g. behind NAT), and with the `kerberos`
 //! feature `kerberos_principal`, `kerberos_keytab`, `kerberos_cache`.
 
+mod backend;
 pub mod block_checksum;
 pub mod checksum;
 pub mod conf;
+pub mod config;
 pub mod error;
 pub mod proto;
 pub mod rpc;
-mod storage;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -45,226 +46,13 @@ use async_trait::async_trait;
 use ferry_core::registry::{BackendFactory, BackendOptions, Registry};
 use ferry_core::{Error, ErrorKind, Location, OptionKey, Result, Storage};
 
+pub use backend::HdfsStorage;
 pub use conf::HadoopConf;
-pub use storage::{HdfsSettings, HdfsStorage, LARGE_WRITE};
-
-/// Every option key this backend accepts, with its meaning and default (`ferry options`);
-/// any other key given for an HDFS store is a usage error.
-pub const OPTIONS: &[OptionKey] = &[
-    OptionKey::new(
-        "config_dir",
-        "Hadoop client configuration directory (core-site.xml, hdfs-site.xml)",
-        "HADOOP_CONF_DIR, else $HADOOP_HOME/etc/hadoop",
-    ),
-    OptionKey::new(
-        "user",
-        "the HDFS user",
-        "HADOOP_USER_NAME, else the OS user",
-    ),
-    OptionKey::new(
-        "block_size",
-        "block size of written files, at least 1M (e.g. 256M)",
-        "the cluster's dfs.blocksize",
-    ),
-    OptionKey::new(
-        "replication",
-        "replication of written files, 1 to 512",
-        "the cluster's dfs.replication",
-    ),
-    OptionKey::new(
-        "checksum",
-        "compare HDFS file checksums after writes: true or false",
-        "true",
-    ),
-    OptionKey::new(
-        "large_writes",
-        "files over 16 MiB written at once, 1 to 1024",
-        "2",
-    ),
-    OptionKey::new(
-        "use_datanode_hostname",
-        "reach DataNodes by hostname (behind NAT): true or false",
-        "the configuration's, else false",
-    ),
-    OptionKey::new(
-        "read_timeout",
-        "seconds any NameNode or DataNode answer may take, e.g. 30 or 2.5s (0: no limit)",
-        "30",
-    ),
-    OptionKey::new(
-        "kerberos_principal",
-        "Kerberos principal (cargo feature kerberos)",
-        "the ticket cache's",
-    ),
-    OptionKey::new(
-        "kerberos_keytab",
-        "Kerberos keytab file (cargo feature kerberos)",
-        "unset",
-    ),
-    OptionKey::new(
-        "kerberos_cache",
-        "Kerberos ticket cache (cargo feature kerberos)",
-        "KRB5CCNAME",
-    ),
-];
-
-/// Large files written at once by default (`-o large_writes=N`).
-pub const DEFAULT_LARGE_WRITES: usize = 2;
-
-/// Kerberos credentials for a secure cluster (cargo feature `kerberos`).
-///
-/// With the feature, a cluster whose configuration says
-/// `hadoop.security.authentication=kerberos` is reached through SASL/GSSAPI with the system's
-/// MIT Kerberos library (`libgssapi_krb5.so.2`, loaded at run time): from the ticket cache of
-/// `kinit` by default, or from `-o kerberos_principal=… -o kerberos_keytab=…` (or
-/// `kerberos_cache=…`). HDFS checksums are then off (ferry's checksum client speaks SIMPLE
-/// authentication only), so copies are verified by size, or fully with `--verify full`.
-#[derive(Debug, Clone, Default)]
-pub struct Kerberos {
-    principal: Option<String>,
-    keytab: Option<String>,
-    cache: Option<String>,
-}
-
-impl Kerberos {
-    fn from_options(options: &BackendOptions) -> Result<Kerberos> {
-        let kerberos = Kerberos {
-            principal: options.get("kerberos_principal").map(str::to_string),
-            keytab: options.get("kerberos_keytab").map(str::to_string),
-            cache: options.get("kerberos_cache").map(str::to_string),
-        };
-        let any =
-            kerberos.principal.is_some() || kerberos.keytab.is_some() || kerberos.cache.is_some();
-        if any && !cfg!(feature = "kerberos") {
-            return Err(kerberos_missing());
-        }
-        Ok(kerberos)
-    }
-
-    #[cfg(feature = "kerberos")]
-    fn apply(self, mut builder: hdfs_native::ClientBuilder) -> hdfs_native::ClientBuilder {
-        if let Some(principal) = self.principal {
-            builder = builder.with_kerberos_principal(principal);
-        }
-        if let Some(keytab) = self.keytab {
-            builder = builder.with_kerberos_keytab(keytab);
-        }
-        if let Some(cache) = self.cache {
-            builder = builder.with_kerberos_cache(cache);
-        }
-        builder
-    }
-
-    #[cfg(not(feature = "kerberos"))]
-    fn apply(self, builder: hdfs_native::ClientBuilder) -> hdfs_native::ClientBuilder {
-        builder
-    }
-}
-
-fn kerberos_missing() -> Error {
-    Error::new(
-        ErrorKind::ConfigInvalid,
-        "this HDFS cluster needs Kerberos, but this ferry was built without it \
-         (rebuild with `cargo build --features kerberos`)",
-    )
-}
-
-/// Parses a size: bytes, or a number with `k`, `m`, `g` or `t` (powers of 1024), as Hadoop
-/// writes `dfs.blocksize`.
-pub fn parse_size(text: &str) -> Result<u64> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let shift = match unit
-        .trim()
-        .to_ascii_lowercase()
-        .trim_end_matches("ib")
-        .trim_end_matches('b')
-    {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        _ => u32::MAX,
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .filter(|_| shift != u32::MAX)
-        .and_then(|n| n.checked_mul(1u64 << shift.min(63)))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                format!("{text:?} is not a size (e.g. 128M)"),
-            )
-        })
-}
-
-/// The operating-system user, as hdfs-native finds it when `HADOOP_USER_NAME` is unset.
-pub(crate) fn os_user() -> String {
-    ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "unknown".to_string())
-}
-
-fn settings(options: &BackendOptions) -> Result<HdfsSettings> {
-    let invalid = |key: &str, value: &str, what: &str| {
-        Error::new(
-            ErrorKind::InvalidInput,
-            format!("HDFS option {key}={value:?}: {what}"),
-        )
-    };
-    let block_size = options
-        .get("block_size")
-        .map(|v| {
-            parse_size(v)
-                .ok()
-                .filter(|n| *n >= 1024 * 1024 && n % 512 == 0)
-                .ok_or_else(|| {
-                    invalid("block_size", v, "expected a size of at least 1M, e.g. 128M")
-                })
-        })
-        .transpose()?;
-    let replication = options
-        .get("replication")
-        .map(|v| {
-            v.trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=512).contains(n))
-                .ok_or_else(|| invalid("replication", v, "expected a number from 1 to 512"))
-        })
-        .transpose()?;
-    let checksums = options
-        .flag("checksum", true)
-        .map_err(|message| Error::new(ErrorKind::InvalidInput, format!("HDFS option {message}")))?;
-    let large_writes = options
-        .get("large_writes")
-        .map(|v| {
-            v.trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=1024).contains(n))
-                .ok_or_else(|| invalid("large_writes", v, "expected a number from 1 to 1024"))
-        })
-        .transpose()?
-        .unwrap_or(DEFAULT_LARGE_WRITES);
-    let read_timeout = options
-        .timeout("read_timeout", Some(storage::DEFAULT_READ_TIMEOUT))
-        .map_err(|message| Error::new(ErrorKind::InvalidInput, format!("HDFS option {message}")))?;
-    Ok(HdfsSettings {
-        read_timeout,
-        block_size,
-        replication,
-        user: options.get("user").map(str::to_string),
-        checksums,
-        large_writes,
-    })
-}
+use config::kerberos_missing;
+pub use config::{
+    parse_size, HdfsSettings, Kerberos, DEFAULT_LARGE_WRITES, DEFAULT_READ_TIMEOUT, LARGE_WRITE,
+    OPTIONS,
+};
 
 /// Opens HDFS clusters for `hdfs` and `viewfs` locations.
 #[derive(Debug, Default)]
@@ -304,7 +92,7 @@ impl BackendFactory for HdfsFactory {
 /// Opens the cluster serving `location` with `options` (the factory's work, for callers that
 /// want the concrete type, e.g. for [`HdfsStorage::checksum_params`]).
 pub fn open(location: &Location, options: &BackendOptions) -> Result<HdfsStorage> {
-    let settings = settings(options)?;
+    let settings = HdfsSettings::from_options(options)?;
     let kerberos = Kerberos::from_options(options)?;
     let mut conf = HadoopConf::load(options.get("config_dir").map(Path::new))?;
     let mut overrides = Vec::new();
@@ -351,49 +139,4 @@ pub fn open(location: &Location, options: &BackendOptions) -> Result<HdfsStorage
 /// Registers the `hdfs` and `viewfs` schemes.
 pub fn register(registry: &mut Registry) {
     registry.register(Arc::new(HdfsFactory));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_parse_like_hadoop() {
-        assert_eq!(parse_size("134217728").unwrap(), 128 << 20);
-        assert_eq!(parse_size("128m").unwrap(), 128 << 20);
-        assert_eq!(parse_size("1G").unwrap(), 1 << 30);
-        assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
-        assert!(parse_size("12x").is_err());
-        assert!(parse_size("").is_err());
-    }
-
-    #[test]
-    fn options_are_validated() {
-        let opts = |k: &str, v: &str| BackendOptions::new().with(k, v);
-        assert_eq!(
-            settings(&opts("block_size", "2M")).unwrap().block_size,
-            Some(2 << 20)
-        );
-        assert!(settings(&opts("block_size", "1000")).is_err());
-        assert!(settings(&opts("replication", "0")).is_err());
-        assert!(!settings(&opts("checksum", "false")).unwrap().checksums);
-        assert_eq!(
-            settings(&BackendOptions::new()).unwrap().large_writes,
-            DEFAULT_LARGE_WRITES
-        );
-        assert_eq!(
-            settings(&opts("large_writes", "8")).unwrap().large_writes,
-            8
-        );
-        assert!(settings(&opts("large_writes", "0")).is_err());
-        let err = settings(&opts("checksum", "maybe")).unwrap_err();
-        assert!(err.to_string().contains("checksum"), "{err}");
-    }
-
-    #[test]
-    fn kerberos_options_need_the_feature() {
-        let options = BackendOptions::new().with("kerberos_principal", "me@REALM");
-        let result = Kerberos::from_options(&options);
-        assert_eq!(result.is_ok(), cfg!(feature = "kerberos"));
-    }
 }

@@ -144,6 +144,7 @@ fn entry_of(location: Location, meta: &std::fs::Metadata) -> Entry {
         },
         modified: meta.modified().ok(),
         checksum: None,
+        version: None,
     }
 }
 

@@ -1,5 +1,5 @@
-//! `S3Storage`, the [`Storage`] of one S3 endpoint with one set of credentials, and the
-//! factory that opens it for `s3://`, `s3a://`, `s3n://` and `s3p://` locations.
+//! `S3Storage`, the [`Storage`] of one S3 endpoint with one set of credentials: the trait's
+//! methods, on the requests of [`crate::core`] and the `reader`, `writer` and `copy` modules.
 //!
 //! One store serves every bucket of its endpoint (the location's authority is the bucket), so
 //! two locations on the same endpoint with the same credentials share an identity, and copies
@@ -10,14 +10,14 @@
 //! `Directory` entry, listing is recursive by prefix, and directory-marker objects (keys ending
 //! in `/`) are skipped.
 
-use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use ferry_core::checksum::{crc32c, Checksum, ChecksumKind};
-use ferry_core::registry::{BackendFactory, BackendOptions, Registry};
+use ferry_core::checksum::{Checksum, ChecksumKind};
+use ferry_core::registry::BackendOptions;
+use ferry_core::storage::bucket::{directory, list_prefix, representable, unrepresentable};
 use ferry_core::storage::{
     ByteStream, Capabilities, Entry, EntryKind, ListStream, MultipartUpload, ObjectWriter, Storage,
     WriteOptions, WriteReceipt,
@@ -25,54 +25,17 @@ use ferry_core::storage::{
 use ferry_core::{Error, ErrorKind, Location, Result};
 use futures::{StreamExt, TryStreamExt};
 
-use crate::config::S3Settings;
+use crate::config::{S3Settings, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::core::{bucket_key, ListPage, S3Core};
-use crate::writer::{S3Upload, S3Writer};
-
-/// S3's multipart limits.
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
-/// The largest part (and the largest single PUT).
-pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
-/// Most parts per upload.
-pub const MAX_PARTS: u32 = 10_000;
+use crate::writer::S3Upload;
 
 /// One S3 endpoint with one set of credentials.
 #[derive(Debug)]
 pub struct S3Storage {
     pub(crate) core: Arc<S3Core>,
     pub(crate) settings: S3Settings,
-    pub(crate) hints: Arc<ListingHints>,
     identity: String,
     capabilities: Capabilities,
-}
-
-/// Size and ETag of recently listed objects, so that a server-side copy of a listed object
-/// needs no HEAD: the copy is pinned to the listed ETag. Bounded: when full it starts over,
-/// which only costs HEADs.
-#[derive(Debug, Default)]
-pub(crate) struct ListingHints {
-    map: Mutex<HashMap<Location, (u64, String)>>,
-}
-
-impl ListingHints {
-    const CAPACITY: usize = 20_000;
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Location, (u64, String)>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn remember(&self, location: &Location, size: u64, etag: String) {
-        let mut map = self.lock();
-        if map.len() >= Self::CAPACITY {
-            map.clear();
-        }
-        map.insert(location.clone(), (size, etag));
-    }
-
-    /// The listed size and ETag of `location`, once.
-    pub(crate) fn take(&self, location: &Location) -> Option<(u64, String)> {
-        self.lock().remove(location)
-    }
 }
 
 impl S3Storage {
@@ -89,7 +52,6 @@ impl S3Storage {
         Ok(S3Storage {
             core: Arc::new(core),
             settings,
-            hints: Arc::default(),
             identity,
             capabilities: Capabilities {
                 ranged_reads: true,
@@ -150,14 +112,6 @@ impl S3Storage {
     }
 }
 
-/// The key prefix that lists below `location` (`dir/` for `s3://b/dir`, `""` at the root).
-fn list_prefix(location: &Location) -> String {
-    match location.key() {
-        "" => String::new(),
-        key => format!("{key}/"),
-    }
-}
-
 /// The pages of a listing below `location` (delimited: one level), each fetched when the
 /// stream reaches it.
 fn pages(
@@ -181,27 +135,6 @@ fn pages(
         }
     })
     .boxed()
-}
-
-/// The entry of a prefix that has objects below it (a bucket root, a "directory").
-fn directory(location: &Location) -> Entry {
-    Entry {
-        location: location.clone(),
-        kind: EntryKind::Directory,
-        size: 0,
-        modified: None,
-        checksum: None,
-    }
-}
-
-/// Whether an S3 key maps onto a location and back unchanged (no `//`, `.`/`..` segments or a
-/// leading `/`, which ferry's normalised paths cannot express).
-fn representable(key: &str) -> bool {
-    !key.starts_with('/')
-        && !key.contains("//")
-        && key
-            .split('/')
-            .all(|segment| segment != "." && segment != "..")
 }
 
 #[async_trait]
@@ -247,6 +180,7 @@ impl Storage for S3Storage {
                 size: info.size,
                 modified: info.modified,
                 checksum: info.crc32c.map(Checksum::Crc32c),
+                version: info.etag,
             });
         }
         let page = self
@@ -261,7 +195,6 @@ impl Storage for S3Storage {
     }
 
     fn list(&self, prefix: &Location) -> ListStream {
-        let hints = self.hints.clone();
         let root = prefix.clone();
         pages(self.core.clone(), prefix, false)
             .and_then(move |page| {
@@ -271,26 +204,19 @@ impl Storage for S3Storage {
                         continue; // a directory marker, not data
                     }
                     if !representable(&object.key) {
-                        return futures::future::ready(Err(Error::new(
-                            ErrorKind::InvalidInput,
-                            format!(
-                                "object key {:?} has empty, '.' or '..' path segments, which ferry cannot copy faithfully",
-                                object.key
-                            ),
-                        )
-                        .with_operation("list")
-                        .with_context("path", &root)));
-                    }
-                    let location = root.with_path(&object.key);
-                    if let Some(etag) = object.etag {
-                        hints.remember(&location, object.size, etag);
+                        return futures::future::ready(Err(unrepresentable(
+                            "object key",
+                            &object.key,
+                            &root,
+                        )));
                     }
                     entries.push(Ok(Entry {
-                        location,
+                        location: root.with_path(&object.key),
                         kind: EntryKind::File,
                         size: object.size,
                         modified: object.modified,
                         checksum: None,
+                        version: object.etag,
                     }));
                 }
                 futures::future::ready(Ok(futures::stream::iter(entries)))
@@ -314,6 +240,7 @@ impl Storage for S3Storage {
                         size: o.size,
                         modified: o.modified,
                         checksum: None,
+                        version: o.etag,
                     });
                 // `a//b` lists a common prefix `a/` + `/`: not a directory ferry can name.
                 let dirs = page
@@ -330,7 +257,12 @@ impl Storage for S3Storage {
     }
 
     async fn read(&self, location: &Location, range: Option<Range<u64>>) -> Result<ByteStream> {
-        crate::reader::read(self, location, range).await
+        if range.as_ref().is_some_and(|r| r.start >= r.end) {
+            // Nothing to read, but a missing object is still `NotFound`.
+            self.stat(location).await?;
+            return Ok(futures::stream::empty().boxed());
+        }
+        crate::reader::read(&self.core, location, range).await
     }
 
     async fn read_into(
@@ -340,7 +272,7 @@ impl Storage for S3Storage {
         len: usize,
         buffer: Vec<u8>,
     ) -> Result<Vec<u8>> {
-        crate::reader::read_into(self, location, offset, len, buffer).await
+        crate::reader::read_into(&self.core, location, offset, len, buffer).await
     }
 
     async fn write(
@@ -349,7 +281,7 @@ impl Storage for S3Storage {
         options: &WriteOptions,
     ) -> Result<Box<dyn ObjectWriter>> {
         bucket_key(location)?;
-        Ok(Box::new(S3Writer::new(
+        Ok(Box::new(crate::writer::writer(
             self.core.clone(),
             location.clone(),
             options.size_hint,
@@ -430,8 +362,8 @@ impl Storage for S3Storage {
         Ok(())
     }
 
-    async fn copy(&self, from: &Location, to: &Location) -> Result<WriteReceipt> {
-        crate::copy::copy(self, from, to).await
+    async fn copy(&self, from: &Entry, to: &Location) -> Result<WriteReceipt> {
+        crate::copy::copy(&self.core, &self.settings, from, to).await
     }
 
     async fn checksum(&self, location: &Location, kind: ChecksumKind) -> Result<Option<Checksum>> {
@@ -444,71 +376,5 @@ impl Storage for S3Storage {
                 .with_operation("checksum")
                 .with_context("path", location)),
         }
-    }
-}
-
-/// Opens [`S3Storage`]s for the S3 schemes.
-#[derive(Debug, Default)]
-pub struct S3Factory;
-
-#[async_trait]
-impl BackendFactory for S3Factory {
-    fn name(&self) -> &'static str {
-        "s3"
-    }
-
-    fn schemes(&self) -> &'static [&'static str] {
-        &["s3", "s3a", "s3n", "s3p"]
-    }
-
-    fn option_keys(&self) -> &'static [ferry_core::OptionKey] {
-        crate::config::OPTIONS
-    }
-
-    /// One store per endpoint and settings, whatever the bucket: the registry already keys
-    /// its cache by the options, so the key itself is empty.
-    fn store_key(&self, _: &Location, _: &BackendOptions) -> String {
-        String::new()
-    }
-
-    async fn open(
-        &self,
-        location: &Location,
-        options: &BackendOptions,
-    ) -> Result<Arc<dyn Storage>> {
-        bucket_key(location)?;
-        Ok(Arc::new(S3Storage::open(options).await?))
-    }
-}
-
-/// Registers the `s3`, `s3a`, `s3n` and `s3p` schemes.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(S3Factory));
-}
-
-/// The CRC32C of data the engine did not checksum (it always does today).
-pub(crate) fn crc_or_compute(crc: Option<u32>, data: &[u8]) -> u32 {
-    crc.unwrap_or_else(|| crc32c(data))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_that_locations_cannot_express_are_detected() {
-        assert!(representable("a/b c/ü+x"));
-        assert!(!representable("a//b"));
-        assert!(!representable("/a"));
-        assert!(!representable("a/./b"));
-        assert!(!representable("a/../b"));
-    }
-
-    #[test]
-    fn list_prefixes_end_on_a_segment() {
-        let at = |t: &str| Location::parse(t).unwrap();
-        assert_eq!(list_prefix(&at("s3a://b/dir")), "dir/");
-        assert_eq!(list_prefix(&at("s3a://b/")), "");
-        assert_eq!(list_prefix(&at("s3a://b")), "");
     }
 }

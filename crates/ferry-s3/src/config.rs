@@ -14,6 +14,12 @@ use ferry_core::{BackendOptions, Error, ErrorKind, OptionKey, Result};
 
 use crate::flink_conf::{self, FlinkS3Key};
 
+/// S3's multipart limits: the smallest part (except the last).
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// The largest part (and the largest single PUT).
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Most parts per upload.
+pub const MAX_PARTS: u32 = 10_000;
 /// Default size above which a server-side copy uses parallel `UploadPartCopy` requests. One
 /// `CopyObject` is one request and, on stores that share data between copies, nearly free;
 /// parallel part copies pay off for objects of gigabytes.

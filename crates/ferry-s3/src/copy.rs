@@ -1,67 +1,70 @@
 //! Server-side copies within one endpoint (any buckets): the bytes never pass through ferry.
 //!
-//! The source's size and ETag come from the listing that found it (or a HEAD, which also gives
-//! its full-object CRC32C), and every copy request is pinned to that ETag
-//! (`x-amz-copy-source-if-match`), so a source replaced mid-copy fails (`ConditionNotMatch`)
-//! instead of producing a mix — and a successful copy is of exactly the listed version. Objects up to `copy_threshold` (and at
-//! most 5 GiB, S3's limit) are one `CopyObject`; larger ones are a multipart upload of
-//! `UploadPartCopy` requests, `copy_concurrency` at a time, aborted on any failure. When the
-//! source's full-object CRC32C is known (HEAD), the copy must report the same one, or it is
-//! deleted and the error is `Corrupted`.
+//! The source's size and ETag come from its entry (a listing's or a `stat`'s; a HEAD when the
+//! entry has no version, which also gives its full-object CRC32C), and every copy request is
+//! pinned to that ETag (`x-amz-copy-source-if-match`), so a source replaced mid-copy fails
+//! (`ConditionNotMatch`) instead of producing a mix — and a successful copy is of exactly the
+//! listed version. Objects up to `copy_threshold` (and at most 5 GiB, S3's limit) are one
+//! `CopyObject`; larger ones are a multipart upload of `UploadPartCopy` requests,
+//! `copy_concurrency` at a time, aborted on any failure. When the source's full-object CRC32C
+//! is known, the copy must report the same one, or it is deleted and the error is `Corrupted`.
 
 use futures::{StreamExt, TryStreamExt};
 
 use ferry_core::checksum::Checksum;
-use ferry_core::storage::WriteReceipt;
+use ferry_core::storage::{Entry, WriteReceipt};
 use ferry_core::{Error, ErrorKind, Location, Result};
 
-use crate::backend::{S3Storage, MAX_PARTS};
-use crate::config::MAX_SINGLE_COPY;
+use crate::config::{S3Settings, MAX_PARTS, MAX_SINGLE_COPY};
 use crate::core::{ObjectInfo, S3Core};
 
 /// Copies `from` to `to` server-side.
 pub(crate) async fn copy(
-    store: &S3Storage,
-    from: &Location,
+    core: &S3Core,
+    settings: &S3Settings,
+    from: &Entry,
     to: &Location,
 ) -> Result<WriteReceipt> {
-    let core = &store.core;
     // A listed object's size and ETag are known: pin the copy to that ETag, no HEAD needed.
-    let (source, listed) = match store.hints.take(from) {
-        Some((size, etag)) => (
+    let (source, listed) = match &from.version {
+        Some(etag) => (
             ObjectInfo {
-                size,
+                size: from.size,
                 modified: None,
-                etag: Some(etag),
-                crc32c: None,
+                etag: Some(etag.clone()),
+                crc32c: match from.checksum {
+                    Some(Checksum::Crc32c(crc)) => Some(crc),
+                    _ => None,
+                },
             },
             true,
         ),
         None => {
-            let head = core.s3_head(from).await?.ok_or_else(|| {
+            let head = core.s3_head(&from.location).await?.ok_or_else(|| {
                 Error::new(ErrorKind::NotFound, "no such object")
                     .with_operation("copy")
-                    .with_context("path", from)
+                    .with_context("path", &from.location)
             })?;
             (head, false)
         }
     };
-    let threshold = store.settings.copy_threshold.min(MAX_SINGLE_COPY);
+    let from = &from.location;
+    let threshold = settings.copy_threshold.min(MAX_SINGLE_COPY);
     let copied = if source.size <= threshold {
         core.s3_copy(from, source.etag.as_deref(), to).await?
     } else {
-        let part_size = part_size(source.size, store.settings.copy_part_size);
+        let part_size = part_size(source.size, settings.copy_part_size);
         copy_in_parts(
             core,
             from,
             &source,
             to,
             part_size,
-            store.settings.copy_concurrency,
+            settings.copy_concurrency,
         )
         .await?
     };
-    if listed {
+    if listed && source.crc32c.is_none() {
         // The copy succeeded under `x-amz-copy-source-if-match` with the listed ETag: it is
         // that version, of the listed size.
         return Ok(WriteReceipt {

@@ -34,9 +34,9 @@ use bytes::Bytes;
 use ferry_core::watchdog::{Activity, Wait};
 use ferry_core::{Error, ErrorKind, Location, Result};
 
-use crate::checksum::{crc_from_b64, crc_to_b64};
 use crate::config::S3Settings;
 use crate::error::{map_sdk, Site};
+use ferry_core::checksum::{crc32c_from_base64, crc32c_to_base64};
 
 /// What HEAD reports about an object.
 #[derive(Debug, Clone)]
@@ -95,13 +95,7 @@ pub(crate) struct S3Core {
 
 /// The bucket and key of a location (the authority is the bucket).
 pub(crate) fn bucket_key(location: &Location) -> Result<(&str, &str)> {
-    match location.authority() {
-        Some(bucket) if !bucket.is_empty() => Ok((bucket, location.key())),
-        _ => Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("{location} names no bucket; write s3://bucket/key"),
-        )),
-    }
+    ferry_core::storage::bucket::bucket_and_key(location, "s3://bucket/key")
 }
 
 fn size_of(value: Option<i64>) -> u64 {
@@ -119,7 +113,7 @@ fn full_crc(value: Option<&str>, kind: Option<&ChecksumType>) -> Option<u32> {
     if matches!(kind, Some(ChecksumType::Composite)) {
         return None;
     }
-    value.and_then(crc_from_b64)
+    value.and_then(crc32c_from_base64)
 }
 
 /// Percent-encodes a key for `x-amz-copy-source` (everything but unreserved characters and `/`).
@@ -449,7 +443,7 @@ impl S3Core {
             .bucket(bucket)
             .key(key)
             .content_length(len)
-            .checksum_crc32_c(crc_to_b64(crc))
+            .checksum_crc32_c(crc32c_to_base64(crc))
             .body(progress_body(data, &activity))
             .customize()
             .disable_payload_signing()
@@ -505,7 +499,7 @@ impl S3Core {
             .upload_id(upload_id)
             .part_number(number)
             .content_length(len)
-            .checksum_crc32_c(crc_to_b64(crc))
+            .checksum_crc32_c(crc32c_to_base64(crc))
             .body(progress_body(data, &activity))
             .customize()
             .disable_payload_signing()
@@ -519,7 +513,7 @@ impl S3Core {
                 map_sdk(e, self.site_once("put_part", bucket, location))
                     .with_context("part", number)
             })?;
-        if let Some(returned) = out.checksum_crc32_c().and_then(crc_from_b64) {
+        if let Some(returned) = out.checksum_crc32_c().and_then(crc32c_from_base64) {
             if returned != crc {
                 return Err(Error::new(
                     ErrorKind::Corrupted,
@@ -567,7 +561,7 @@ impl S3Core {
         let etag = result.and_then(|r| r.e_tag()).map(str::to_string);
         let crc = result
             .and_then(|r| r.checksum_crc32_c())
-            .and_then(crc_from_b64);
+            .and_then(crc32c_from_base64);
         let etag = etag.ok_or_else(|| {
             Error::new(ErrorKind::Unexpected, "UploadPartCopy returned no ETag")
                 .with_context("path", target)
@@ -600,7 +594,7 @@ impl S3Core {
                     parts.push(ListedPart {
                         number,
                         size: size_of(part.size()),
-                        crc32c: part.checksum_crc32_c().and_then(crc_from_b64),
+                        crc32c: part.checksum_crc32_c().and_then(crc32c_from_base64),
                     });
                 }
             }
@@ -627,7 +621,7 @@ impl S3Core {
                 CompletedPart::builder()
                     .part_number(number)
                     .e_tag(etag)
-                    .set_checksum_crc32_c(crc.map(crc_to_b64))
+                    .set_checksum_crc32_c(crc.map(crc32c_to_base64))
                     .build()
             })
             .collect();
@@ -642,7 +636,7 @@ impl S3Core {
                     .set_parts(Some(parts))
                     .build(),
             )
-            .set_checksum_crc32_c(full_crc.map(crc_to_b64))
+            .set_checksum_crc32_c(full_crc.map(crc32c_to_base64))
             .set_checksum_type(full_crc.map(|_| ChecksumType::FullObject))
             .send()
             .await

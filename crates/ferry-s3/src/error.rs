@@ -7,24 +7,8 @@
 //! contain credentials: they name the endpoint, the bucket and the settings to check.
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use ferry_core::error::table::{self, row, Row};
 use ferry_core::{Error, ErrorKind};
-
-/// How a known S3 error code maps: kind, whether retrying can help, and what to tell the user.
-struct Row {
-    code: &'static str,
-    kind: ErrorKind,
-    temporary: bool,
-    hint: &'static str,
-}
-
-const fn row(code: &'static str, kind: ErrorKind, temporary: bool, hint: &'static str) -> Row {
-    Row {
-        code,
-        kind,
-        temporary,
-        hint,
-    }
-}
 
 use ErrorKind::*;
 
@@ -361,11 +345,8 @@ pub(crate) fn from_response(
     region: Option<String>,
     site: Site<'_>,
 ) -> Error {
-    let fill = |hint: &str| {
-        hint.replace("{bucket}", site.bucket)
-            .replace("{endpoint}", site.endpoint)
-    };
-    let known = code.and_then(|c| TABLE.iter().find(|r| r.code == c));
+    let fill = |hint: &str| table::fill(hint, site.bucket, site.endpoint);
+    let known = code.and_then(|c| table::lookup(TABLE, c));
     let (kind, temporary, mut message) = match known {
         Some(row) => (row.kind, row.temporary, fill(row.hint)),
         None => by_status(status, site, &fill),
@@ -373,18 +354,12 @@ pub(crate) fn from_response(
     if let Some(region) = region.filter(|_| matches!(kind, ConfigInvalid | PermissionDenied)) {
         message.push_str(&format!(" (the bucket's region is {region})"));
     }
-    let suffix = match (code, detail) {
-        (Some(code), Some(detail)) if !detail.is_empty() => format!(" [{code}: {detail}]"),
-        (Some(code), _) => format!(" [{code}]"),
-        (None, _) if status != 0 => format!(" [HTTP {status}]"),
-        _ => String::new(),
-    };
-    message.push_str(&suffix);
+    message.push_str(&table::suffix(code, detail, status));
     let mut error = Error::new(kind, message);
     if code.is_some_and(|c| STORE_WIDE.contains(&c)) {
         error = error.store_unreachable();
     }
-    if temporary || (status >= 500 && kind != Unsupported) || status == 429 {
+    if temporary || (table::temporary_status(status) && kind != Unsupported) {
         error.temporary()
     } else {
         error
@@ -432,6 +407,11 @@ fn chain(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_has_unique_codes_and_one_line_hints() {
+        table::check(TABLE).unwrap();
+    }
 
     fn site() -> Site<'static> {
         Site {

@@ -18,11 +18,13 @@
 //!   the upload id is the resume token) and parallel ranged GETs, both driven by the engine
 //!   within its memory budget; failed uploads are aborted.
 //!
-//! Layout: [`backend`] (the `Storage` and its factory), `core` (every SDK call), `reader`,
-//! `writer`, `copy`, `error` (the error table), [`config`] and [`flink_conf`] (settings).
+//! Layout (the shape of every backend crate, `docs/adding-a-backend.md`): this file (the
+//! factory, its schemes and declared option keys), [`config`] and [`flink_conf`] (settings,
+//! option keys, limits), [`backend`] (the `Storage` impl), `reader`, `writer` and `copy` (how
+//! bytes move), `core` (every SDK call) and `error` (the cited error table). Modules depend
+//! only downwards in that list.
 
 pub mod backend;
-mod checksum;
 pub mod config;
 mod copy;
 mod core;
@@ -31,6 +33,51 @@ pub mod flink_conf;
 mod reader;
 mod writer;
 
-pub use backend::{register, S3Factory, S3Storage};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ferry_core::registry::{BackendFactory, BackendOptions, OptionKey, Registry};
+use ferry_core::{Location, Result, Storage};
+
+pub use backend::S3Storage;
 pub use config::S3Settings;
-pub use writer::{S3Upload, S3Writer};
+pub use writer::S3Upload;
+
+/// Opens [`S3Storage`]s for the S3 schemes.
+#[derive(Debug, Default)]
+pub struct S3Factory;
+
+#[async_trait]
+impl BackendFactory for S3Factory {
+    fn name(&self) -> &'static str {
+        "s3"
+    }
+
+    fn schemes(&self) -> &'static [&'static str] {
+        &["s3", "s3a", "s3n", "s3p"]
+    }
+
+    fn option_keys(&self) -> &'static [OptionKey] {
+        config::OPTIONS
+    }
+
+    /// One store per endpoint and settings, whatever the bucket: the registry already keys
+    /// its cache by the options, so the key itself is empty.
+    fn store_key(&self, _: &Location, _: &BackendOptions) -> String {
+        String::new()
+    }
+
+    async fn open(
+        &self,
+        location: &Location,
+        options: &BackendOptions,
+    ) -> Result<Arc<dyn Storage>> {
+        core::bucket_key(location)?;
+        Ok(Arc::new(S3Storage::open(options).await?))
+    }
+}
+
+/// Registers the `s3`, `s3a`, `s3n` and `s3p` schemes.
+pub fn register(registry: &mut Registry) {
+    registry.register(Arc::new(S3Factory));
+}

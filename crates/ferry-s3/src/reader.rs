@@ -5,12 +5,12 @@
 use std::ops::Range;
 
 use bytes::Bytes;
-use ferry_core::storage::{ByteStream, Storage};
+use ferry_core::storage::ByteStream;
 use ferry_core::watchdog::idle_stream;
 use ferry_core::{Error, ErrorKind, Location, Result};
 use futures::StreamExt;
 
-use crate::backend::S3Storage;
+use crate::core::S3Core;
 
 fn body_error(location: &Location, err: impl std::error::Error + Send + Sync + 'static) -> Error {
     // A body that breaks off mid-way (reset, stalled stream) is worth retrying.
@@ -22,23 +22,17 @@ fn body_error(location: &Location, err: impl std::error::Error + Send + Sync + '
         .temporary()
 }
 
-/// A stream of the bytes of `range` (or all) of `location`, clamped to the object's end.
+/// A stream of the bytes of `range` (or all) of `location`, clamped to the object's end. The
+/// range is not empty (the backend answers an empty one without a GET).
 pub(crate) async fn read(
-    store: &S3Storage,
+    core: &S3Core,
     location: &Location,
     range: Option<Range<u64>>,
 ) -> Result<ByteStream> {
-    if let Some(r) = &range {
-        if r.start >= r.end {
-            // Nothing to read, but a missing object is still `NotFound`.
-            store.stat(location).await?;
-            return Ok(futures::stream::empty().boxed());
-        }
-    }
-    let Some(body) = store.core.s3_get(location, range).await? else {
+    let Some(body) = core.s3_get(location, range).await? else {
         return Ok(futures::stream::empty().boxed());
     };
-    let wait = store.core.wait(format!("the body of {location}"));
+    let wait = core.wait(format!("the body of {location}"));
     let location = location.clone();
     let stream = futures::stream::unfold(Some(body), move |body| {
         let location = location.clone();
@@ -60,7 +54,7 @@ pub(crate) async fn read(
 /// (Splitting a part into concurrent GETs was measured: no gain on a server that is CPU-bound,
 /// and twice the requests.)
 pub(crate) async fn read_into(
-    store: &S3Storage,
+    core: &S3Core,
     location: &Location,
     offset: u64,
     len: usize,
@@ -71,10 +65,10 @@ pub(crate) async fn read_into(
         return Ok(buffer);
     }
     let end = offset + len as u64;
-    let Some(mut body) = store.core.s3_get(location, Some(offset..end)).await? else {
+    let Some(mut body) = core.s3_get(location, Some(offset..end)).await? else {
         return Ok(buffer);
     };
-    let wait = store.core.wait(format!("the body of {location}"));
+    let wait = core.wait(format!("the body of {location}"));
     // Each wait for the next chunk is bounded by the idle timeout.
     while let Some(chunk) = wait.run(None, async { Ok(body.next().await) }).await? {
         let chunk = chunk.map_err(|e| body_error(location, e))?;

@@ -7,26 +7,35 @@
 //!   number `index + 1` and carries its CRC32C; the upload asks for a full-object CRC32C, and
 //!   `complete` sends the combination of the parts' CRCs so that the server checks the
 //!   assembled object too. Resuming re-reads the parts' CRCs with ListParts.
-//! * [`S3Writer`] buffers at most one part: small objects become one PUT at `commit`, larger
-//!   ones a multipart upload written part by part. Dropping it uncommitted aborts the upload.
+//! * [`writer`] is ferry-core's [`PartWriter`] on an [`S3Target`]: small objects become one
+//!   PUT at `commit`, larger ones a multipart upload written part by part (8 MiB parts, grown
+//!   to fit 10 000). Dropping it uncommitted aborts the upload.
 //!
 //! A receipt's `stored_size` is set only when the server returned the CRC32C ferry sent (so it
 //! verified exactly those bytes); otherwise the engine asks the store with `stat`.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
-use ferry_core::checksum::{combine_crc32c, crc32c, Checksum};
-use ferry_core::storage::{MultipartUpload, ObjectWriter, PartReceipt, WriteReceipt};
+use bytes::Bytes;
+use ferry_core::checksum::Checksum;
+use ferry_core::storage::multipart::{PartChecksums, PartSizing, PartWriter, UploadTarget};
+use ferry_core::storage::{MultipartUpload, PartReceipt, WriteReceipt};
 use ferry_core::{Error, ErrorKind, Location, Result};
 
-use crate::backend::{crc_or_compute, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
+use crate::config::{MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::core::{ListedPart, S3Core};
 
-/// The streaming writer's default part size.
-const WRITER_PART_SIZE: u64 = 8 * 1024 * 1024;
+/// How the streaming writer sizes parts: 8 MiB, more when the size hint needs it to stay
+/// within 10 000 parts, and doubling every 1000 parts when the size is unknown.
+const SIZING: PartSizing = PartSizing {
+    base: 8 * 1024 * 1024,
+    min: MIN_PART_SIZE,
+    max: MAX_PART_SIZE,
+    parts_for_hint: MAX_PARTS - 1,
+    double_every: 1000,
+    max_doublings: 9,
+};
 
 /// A receipt for `size` bytes whose CRC32C ferry computed as `sent` and the server reported
 /// as `stored`.
@@ -53,7 +62,8 @@ pub(crate) async fn put(
         .with_context("path", location));
     }
     let size = data.len() as u64;
-    let crc = crc_or_compute(crc, &data);
+    // The engine always sends the CRC it computed while reading; compute it if not.
+    let crc = crc.unwrap_or_else(|| ferry_core::checksum::crc32c(&data));
     let stored = core.s3_put(location, data, crc).await?;
     Ok(receipt(size, Some(crc), stored))
 }
@@ -64,7 +74,7 @@ pub struct S3Upload {
     location: Location,
     upload_id: String,
     /// CRC32C and size of each part written (or found by ListParts), by index.
-    parts: Mutex<BTreeMap<u32, (u32, u64)>>,
+    parts: PartChecksums,
 }
 
 impl S3Upload {
@@ -74,20 +84,17 @@ impl S3Upload {
         upload_id: String,
         listed: Vec<ListedPart>,
     ) -> S3Upload {
-        let parts = listed
-            .into_iter()
-            .filter_map(|p| Some(((p.number - 1).try_into().ok()?, (p.crc32c?, p.size))))
-            .collect();
+        let parts = PartChecksums::from_parts(
+            listed
+                .into_iter()
+                .filter_map(|p| Some(((p.number - 1).try_into().ok()?, p.crc32c?, p.size))),
+        );
         S3Upload {
             core,
             location,
             upload_id,
-            parts: Mutex::new(parts),
+            parts,
         }
-    }
-
-    fn parts(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, (u32, u64)>> {
-        self.parts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn number(&self, index: u32) -> Result<i32> {
@@ -121,7 +128,7 @@ impl MultipartUpload for S3Upload {
             .core
             .s3_upload_part(&self.location, &self.upload_id, number, data, crc32c)
             .await?;
-        self.parts().insert(index, (crc32c, size));
+        self.parts.record(index, crc32c, size);
         Ok(PartReceipt {
             index,
             offset,
@@ -133,14 +140,8 @@ impl MultipartUpload for S3Upload {
     async fn complete(&self, mut parts: Vec<PartReceipt>) -> Result<WriteReceipt> {
         parts.sort_by_key(|p| p.index);
         let size = parts.iter().map(|p| p.size).sum();
-        let known = self.parts().clone();
         // The whole object's CRC32C, when every part's CRC is known and sizes agree.
-        let full = parts
-            .iter()
-            .try_fold(0u32, |acc, p| match known.get(&p.index) {
-                Some((crc, len)) if *len == p.size => Some(combine_crc32c(acc, *crc, p.size)),
-                _ => None,
-            });
+        let full = self.parts.combined(&parts);
         let completed = parts
             .iter()
             .map(|p| {
@@ -151,11 +152,7 @@ impl MultipartUpload for S3Upload {
                     )
                     .with_context("path", &self.location)
                 })?;
-                Ok((
-                    self.number(p.index)?,
-                    etag,
-                    known.get(&p.index).map(|(c, _)| *c),
-                ))
+                Ok((self.number(p.index)?, etag, self.parts.get(p.index)))
             })
             .collect::<Result<Vec<_>>>()?;
         let stored = self
@@ -170,123 +167,30 @@ impl MultipartUpload for S3Upload {
     }
 }
 
-/// The streaming writer: buffers up to one part, then uploads it.
-pub struct S3Writer {
+/// What [`PartWriter`] needs of S3: PutObject for a whole small object, and multipart uploads.
+pub(crate) struct S3Target {
     core: Arc<S3Core>,
     location: Location,
-    size_hint: Option<u64>,
-    buffer: BytesMut,
-    /// The multipart upload, once the data outgrew one part.
-    upload: Option<Arc<S3Upload>>,
-    receipts: Vec<PartReceipt>,
-    offset: u64,
-    finished: bool,
-}
-
-impl S3Writer {
-    pub(crate) fn new(core: Arc<S3Core>, location: Location, size_hint: Option<u64>) -> S3Writer {
-        S3Writer {
-            core,
-            location,
-            size_hint,
-            buffer: BytesMut::new(),
-            upload: None,
-            receipts: Vec::new(),
-            offset: 0,
-            finished: false,
-        }
-    }
-
-    /// The size of the next part: 8 MiB, more when the size hint needs it to stay within
-    /// 10 000 parts, and doubling every 1000 parts when the size is unknown.
-    fn part_size(&self) -> u64 {
-        let base = match self.size_hint {
-            Some(size) => WRITER_PART_SIZE.max(size.div_ceil(u64::from(MAX_PARTS) - 1)),
-            None => WRITER_PART_SIZE << (self.receipts.len() / 1000).min(9),
-        };
-        base.clamp(MIN_PART_SIZE, MAX_PART_SIZE)
-    }
-
-    async fn send_part(&mut self, data: Bytes) -> Result<()> {
-        let upload = match &self.upload {
-            Some(upload) => upload.clone(),
-            None => {
-                let id = self.core.s3_create_multipart(&self.location).await?;
-                let upload = Arc::new(S3Upload::new(
-                    self.core.clone(),
-                    self.location.clone(),
-                    id,
-                    Vec::new(),
-                ));
-                self.upload = Some(upload.clone());
-                upload
-            }
-        };
-        let index = self.receipts.len() as u32;
-        let len = data.len() as u64;
-        let crc = crc32c(&data);
-        let receipt = upload.put_part(index, self.offset, data, crc).await?;
-        self.offset += len;
-        self.receipts.push(receipt);
-        Ok(())
-    }
 }
 
 #[async_trait]
-impl ObjectWriter for S3Writer {
-    async fn write(&mut self, data: Bytes) -> Result<()> {
-        let part = self.part_size() as usize;
-        if self.buffer.is_empty() && data.len() >= part {
-            return self.send_part(data).await; // a whole part already: no copy
-        }
-        self.buffer.extend_from_slice(&data);
-        while self.buffer.len() >= self.part_size() as usize {
-            let part = self.buffer.split_to(self.part_size() as usize).freeze();
-            self.send_part(part).await?;
-        }
-        Ok(())
+impl UploadTarget for S3Target {
+    async fn put_whole(&self, data: Bytes) -> Result<WriteReceipt> {
+        put(&self.core, &self.location, data, None).await
     }
 
-    async fn commit(mut self: Box<Self>) -> Result<WriteReceipt> {
-        self.finished = true;
-        let rest = std::mem::take(&mut self.buffer).freeze();
-        if self.upload.is_none() {
-            return put(&self.core, &self.location, rest, None).await;
-        }
-        let result = async {
-            if !rest.is_empty() {
-                self.send_part(rest).await?;
-            }
-            let upload = self.upload.clone().expect("started above");
-            upload.complete(std::mem::take(&mut self.receipts)).await
-        }
-        .await;
-        if result.is_err() {
-            if let Some(upload) = &self.upload {
-                let _ = upload.abort().await;
-            }
-        }
-        result
-    }
-
-    async fn abort(mut self: Box<Self>) -> Result<()> {
-        self.finished = true;
-        match self.upload.take() {
-            Some(upload) => upload.abort().await,
-            None => Ok(()),
-        }
+    async fn start(&self) -> Result<Arc<dyn MultipartUpload>> {
+        let id = self.core.s3_create_multipart(&self.location).await?;
+        Ok(Arc::new(S3Upload::new(
+            self.core.clone(),
+            self.location.clone(),
+            id,
+            Vec::new(),
+        )))
     }
 }
 
-impl Drop for S3Writer {
-    fn drop(&mut self) {
-        // Dropped uncommitted (a cancelled task): abort the upload so no parts linger.
-        if let (false, Some(upload)) = (self.finished, self.upload.take()) {
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move {
-                    let _ = upload.abort().await;
-                });
-            }
-        }
-    }
+/// The streaming writer of `location`.
+pub(crate) fn writer(core: Arc<S3Core>, location: Location, size_hint: Option<u64>) -> PartWriter {
+    PartWriter::new(S3Target { core, location }, SIZING, size_hint)
 }

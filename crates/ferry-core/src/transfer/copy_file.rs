@@ -379,9 +379,7 @@ impl Context {
         let receipt = self
             .opts
             .retry
-            .run("copy", || {
-                self.dst.storage.copy(&file.entry.location, staging)
-            })
+            .run("copy", || self.dst.storage.copy(&file.entry, staging))
             .await?;
         self.observer.transferred(file.entry.size);
         // The bytes never passed through ferry: the CRC is the source's own, if it has one.

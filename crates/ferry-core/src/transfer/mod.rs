@@ -32,10 +32,11 @@ pub mod overlap;
 mod plan;
 pub mod ratelimit;
 pub mod report;
-mod temp;
 pub mod throttle;
 
-pub use temp::{is_temp_name, temp_name, temp_name_for, TEMP_NAME_KEEP, TEMP_PREFIX};
+pub use crate::storage::temp::{
+    is_temp_name, temp_name, temp_name_for, TEMP_NAME_KEEP, TEMP_PREFIX,
+};
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

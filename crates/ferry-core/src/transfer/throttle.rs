@@ -343,7 +343,7 @@ impl Storage for ThrottledStorage {
     async fn mkdirs(&self, location: &Location) -> Result<()> {
         paced(&self.limiter, self.inner.mkdirs(location)).await
     }
-    async fn copy(&self, from: &Location, to: &Location) -> Result<WriteReceipt> {
+    async fn copy(&self, from: &Entry, to: &Location) -> Result<WriteReceipt> {
         paced(&self.limiter, self.inner.copy(from, to)).await
     }
     async fn rename(&self, from: &Location, to: &Location) -> Result<()> {

@@ -5,6 +5,8 @@
 //! marks the final failure `Persistent`, so that no outer layer retries it again. `Display` is a
 //! single line: `kind: message (op=…, backend=…, path=…): source`.
 
+pub mod table;
+
 use std::fmt;
 use std::sync::Arc;
 

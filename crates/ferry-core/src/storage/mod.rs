@@ -8,22 +8,52 @@
 //! declared up front in [`Capabilities`], not discovered by trial.
 //!
 //! # Behavior (the spec the conformance suite checks)
-//! * `stat` of a missing path is a `NotFound` error; of a directory (where the store has them)
-//!   an entry of kind `Directory`.
+//! * `name`, `identity` and `capabilities` are constant for the store's life; `identity` never
+//!   holds a secret. Two stores with one identity reach the same data with the same rights.
+//! * `stat` of a missing path is a `NotFound` error; of a directory (where the store has them,
+//!   or a prefix with objects below it on object stores) an entry of kind `Directory`. A file's
+//!   entry carries its version where the store has versions, as `list` gives it.
 //! * `list(prefix)` yields every file below `prefix` recursively (never directories), each
 //!   exactly once, in no particular order, and nothing for a missing prefix. Listing a file's own
-//!   location yields nothing: it lists *below*.
+//!   location yields nothing: it lists *below*. Entries carry the object's version (an S3 ETag,
+//!   a GCS generation) where the store has one.
+//! * `list_dir(dir)` yields the direct children of `dir`: files as `list` reports them and
+//!   sub-directories as `Directory` entries, each once; nothing for a missing `dir`.
 //! * `read(loc, Some(range))` yields exactly the bytes of `range` clamped to the object's end;
-//!   a missing object is `NotFound`.
+//!   a missing object is `NotFound`. `read_into` gives the same bytes in a lent buffer.
 //! * `write` creates missing parent directories where the store has directories, and replaces an
 //!   existing object. Data becomes visible under `loc` no earlier than `commit` (object stores) or
-//!   as it is written (filesystems; the engine adds temp-name + rename on top).
+//!   as it is written (filesystems; the engine adds temp-name + rename on top). `abort`, and a
+//!   writer dropped uncommitted, leave no object behind. `put` is `write` of one buffer.
 //! * Multipart uploads accept parts in any order and concurrently; `complete` assembles them by
-//!   index; `abort` leaves nothing behind.
+//!   index; `abort` leaves nothing behind. `resume_multipart` reopens an upload from its token
+//!   (in another process too), keeping the parts already written; a token that no longer exists
+//!   or belongs to another object is an error. Without `parallel_part_writes` (or
+//!   `resumable_multipart`) they answer `Unsupported`.
 //! * `delete` of a missing object succeeds; `delete_many` is `delete` of each.
 //! * `remove_empty_dir` removes only an empty directory; a non-empty or missing one stays
 //!   as it is, without error.
-//! * `rename` replaces an existing destination.
+//! * `mkdirs` creates the directory and its parents where the store has directories (`stat`
+//!   then says `Directory`), and creates nothing where it has not (no marker objects).
+//! * `copy` of an entry copies that object server-side, pinned to the entry's version where it
+//!   carries one: a source replaced since fails (`ConditionNotMatch` or `NotFound`) and leaves
+//!   no destination. Without `server_side_copy` it answers `Unsupported`.
+//! * `rename` replaces an existing destination; without `atomic_rename` it is `Unsupported`.
+//! * `checksum` gives a checksum the store keeps without ferry reading the data, or `None`.
+//! * `set_modified` sets the mtime `stat` reports; without the capability, `Unsupported`.
+//! * `confirm_unchanged` fails with `Corrupted` when a file changed since it was listed.
+//! * `check_container` fails (`NotFound`) only when the container — the bucket — is missing or
+//!   the store is unreachable, never because the path inside it does not exist yet.
+//!
+//! Submodules: [`multipart`] (the streaming multipart writer every object store uses),
+//! [`temp`] (temp names for stores that write under one and rename), [`bucket`] (bucket
+//! stores' location helpers).
+
+pub mod bucket;
+pub mod multipart;
+pub mod temp;
+
+pub use bucket::check_bucket_of;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -105,6 +135,10 @@ pub struct Entry {
     pub modified: Option<SystemTime>,
     /// A checksum the store keeps for the object, if it reports one cheaply.
     pub checksum: Option<Checksum>,
+    /// The version of the object the store listed (an S3 ETag, a GCS generation), where it
+    /// has one: [`Storage::copy`] pins a server-side copy to it, so that a source replaced
+    /// since the listing fails the copy instead of being copied. `None` on filesystems.
+    pub version: Option<String>,
 }
 
 impl Entry {
@@ -116,6 +150,7 @@ impl Entry {
             size,
             modified: None,
             checksum: None,
+            version: None,
         }
     }
 
@@ -412,8 +447,12 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
-    /// Copies within the store without moving bytes through ferry.
-    async fn copy(&self, from: &Location, to: &Location) -> Result<WriteReceipt> {
+    /// Copies the object `from` (as listed or stated) to `to` within the store without moving
+    /// bytes through ferry. Where `from.version` is set the copy is pinned to that version: a
+    /// source replaced or removed since it was listed fails with `ConditionNotMatch` (or
+    /// `NotFound`), never copies the newer content. Without a version the backend looks the
+    /// source up itself.
+    async fn copy(&self, from: &Entry, to: &Location) -> Result<WriteReceipt> {
         let _ = (from, to);
         Err(Error::unsupported("copy"))
     }
@@ -462,21 +501,6 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 /// limit).
 pub const DELETE_BATCH: usize = 1000;
 
-/// [`Storage::check_container`] for bucket stores, whose `stat` of a bucket's root says whether
-/// the bucket exists: `NotFound` (no such bucket) and `InvalidInput` (a name the store
-/// rejects) fail, anything else is left for the writes to report.
-pub async fn check_bucket_of<S: Storage + ?Sized>(store: &S, location: &Location) -> Result<()> {
-    match store.stat(&location.with_path("")).await {
-        Err(err)
-            if err.is_store_unreachable()
-                || matches!(err.kind(), ErrorKind::NotFound | ErrorKind::InvalidInput) =>
-        {
-            Err(err)
-        }
-        _ => Ok(()),
-    }
-}
-
 /// The direct children of `dir` in a recursive `listing` of it: files one level down as they
 /// are, deeper paths folded into one `Directory` entry for their first segment. Memory holds
 /// the names of the sub-directories seen.
@@ -494,6 +518,7 @@ pub fn children_of(listing: ListStream, dir: Location) -> ListStream {
                         size: 0,
                         modified: None,
                         checksum: None,
+                        version: None,
                     }),
                     Some(_) => None,
                 },
@@ -549,7 +574,7 @@ pub async fn put_atomic(storage: &dyn Storage, location: &Location, data: Bytes)
     let temp = location
         .parent()
         .unwrap_or_else(|| location.clone())
-        .join(&crate::transfer::temp_name(name));
+        .join(&temp::temp_name(name));
     storage.put(&temp, data, &options).await?;
     if let Err(err) = storage.rename(&temp, location).await {
         let _ = storage.delete(&temp).await;

@@ -26,7 +26,7 @@ const TAG_DIGITS: usize = 16;
 /// The temp name of `name` (a file name, not a path) for the job whose seed is `job`: the same
 /// job and name always give the same temp name.
 pub fn temp_name_for(job: &str, name: &str) -> String {
-    let tag = super::journal::fnv1a64(&format!("{job}\n{name}"));
+    let tag = fnv1a64(&format!("{job}\n{name}"));
     tagged(tag, name)
 }
 
@@ -73,6 +73,14 @@ pub fn is_temp_name(name: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
         && bytes[TAG_DIGITS] == b'-'
         && rest.len() - TAG_DIGITS - 1 <= TEMP_NAME_KEEP
+}
+
+/// FNV-1a (64 bit) of `text`: a stable hash (the same in every run and build), for temp-name
+/// tags and the journal's file names.
+pub fn fnv1a64(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ use hdfs_native::{Client, HdfsError};
 use tokio::sync::OnceCell;
 
 use crate::conf::HadoopConf;
+use crate::config::{HdfsSettings, LARGE_WRITE};
 use crate::error::map;
 use crate::rpc::NameNodeClient;
 use crate::{block_checksum, proto};
@@ -47,32 +48,6 @@ const PUT_RETRIES: u32 = 4;
 fn not_replicated_yet(err: &Error) -> bool {
     err.context("exception") == Some("NotReplicatedYetException")
 }
-
-/// Settings of one opened store (parsed from `BackendOptions` by the factory).
-#[derive(Debug, Clone, Default)]
-pub struct HdfsSettings {
-    /// Block size of new files; `None`: the client configuration's `dfs.blocksize`, else the
-    /// NameNode's default.
-    pub block_size: Option<u64>,
-    /// Replication of new files; `None`: `dfs.replication`, else the NameNode's default.
-    pub replication: Option<u32>,
-    /// The user ferry acts as (`HADOOP_USER_NAME` when unset).
-    pub user: Option<String>,
-    /// Ask DataNodes for file checksums (`BLOCK_CHECKSUM`).
-    pub checksums: bool,
-    /// Large files (over [`LARGE_WRITE`]) written at once; more wait. Bounds the client's
-    /// packet buffers, which ferry's memory budget does not see. One DataNode pipeline takes
-    /// a file at a few hundred MB/s; small files are not limited.
-    pub large_writes: usize,
-    /// How long any wait on a NameNode or DataNode (an answer, the next bytes of a read, the
-    /// acknowledgement of a write, a close) may be silent before it fails as temporary;
-    /// `None`: forever.
-    pub read_timeout: Option<Duration>,
-}
-
-/// The default [`HdfsSettings::read_timeout`]: a NameNode that accepted the connection and
-/// went silent fails a request within half a minute; a busy one still answers in time.
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Asks NameNodes and DataNodes for what hdfs-native does not expose.
 #[derive(Debug)]
@@ -178,10 +153,6 @@ pub struct HdfsStorage {
     large_writes: Arc<tokio::sync::Semaphore>,
 }
 
-/// Files above this size count as large writes: hdfs-native may hold up to ~13 MiB of packets
-/// (200 × 64 KiB, queued and awaiting acks) for each of them, outside ferry's buffer budget.
-pub const LARGE_WRITE: u64 = 16 << 20;
-
 /// The NameNode path of a location.
 fn path_of(location: &Location) -> &str {
     location.path()
@@ -203,6 +174,7 @@ fn entry_of(scheme: &str, authority: &str, status: &FileStatus) -> Entry {
         },
         modified: Some(UNIX_EPOCH + Duration::from_millis(status.modification_time)),
         checksum: None,
+        version: None,
     }
 }
 
@@ -265,7 +237,7 @@ impl HdfsStorage {
         conf: HadoopConf,
         overrides: Vec<(String, String)>,
         settings: HdfsSettings,
-        kerberos: crate::Kerberos,
+        kerberos: crate::config::Kerberos,
     ) -> Result<HdfsStorage> {
         let scheme = location.scheme().to_string();
         let authority = location.authority().unwrap_or_default().to_string();
@@ -295,7 +267,7 @@ impl HdfsStorage {
             .user
             .clone()
             .or_else(|| std::env::var("HADOOP_USER_NAME").ok())
-            .unwrap_or_else(crate::os_user);
+            .unwrap_or_else(crate::config::os_user);
         // The checksum client speaks SIMPLE authentication and plain DataNode connections
         // only; secure clusters keep size verification.
         let checksummer =
@@ -409,7 +381,7 @@ impl HdfsStorage {
         self.settings.block_size.or_else(|| {
             self.conf
                 .get("dfs.blocksize")
-                .and_then(|v| crate::parse_size(v).ok())
+                .and_then(|v| crate::config::parse_size(v).ok())
         })
     }
 
