@@ -92,7 +92,10 @@ async fn remove(storage: &dyn Storage, batch: &[Location], trash: Option<&Endpoi
         if storage.capabilities().atomic_rename {
             storage.rename(location, &to).await?;
         } else {
-            storage.copy(location, &to).await?;
+            // The copy is pinned to the version seen now (`stat`), so what is deleted next
+            // is what was copied.
+            let entry = storage.stat(location).await?;
+            storage.copy(&entry, &to).await?;
             storage.delete(location).await?;
         }
     }
