@@ -7,9 +7,8 @@
 //! by prefix, and Hadoop's folder markers (`hdi_isfolder=true`) and names ending in `/` are
 //! not listed.
 
-use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -27,14 +26,10 @@ use crate::config::{azure_path, AzureSettings};
 use crate::core::{AzureCore, BlobInfo};
 use crate::upload::{AzureUpload, AzureWriter, MAX_BLOCKS};
 
-type Etags = Arc<Mutex<HashMap<Location, (u64, String)>>>;
-
 /// One storage account with one set of credentials.
 #[derive(Debug)]
 pub struct AzureStorage {
     core: Arc<AzureCore>,
-    /// ETags of recently listed blobs, to pin server-side copies; bounded.
-    etags: Etags,
     identity: String,
     capabilities: Capabilities,
 }
@@ -47,7 +42,6 @@ impl AzureStorage {
         let identity = format!("azure|{}|{}", settings.endpoint, settings.auth.label());
         Ok(AzureStorage {
             core: Arc::new(AzureCore::connect(settings)?),
-            etags: Etags::default(),
             identity,
             capabilities: Capabilities {
                 ranged_reads: true,
@@ -122,16 +116,6 @@ impl AzureStorage {
     }
 }
 
-/// Notes the ETag of a listed blob (bounded: when full it starts over, which only costs a
-/// HEAD per copy).
-fn remember(etags: &Etags, location: &Location, size: u64, etag: String) {
-    let mut map = etags.lock().unwrap_or_else(|p| p.into_inner());
-    if map.len() >= 20_000 {
-        map.clear();
-    }
-    map.insert(location.clone(), (size, etag));
-}
-
 fn entry(location: Location, blob: &BlobInfo) -> Entry {
     Entry {
         location,
@@ -143,6 +127,7 @@ fn entry(location: Location, blob: &BlobInfo) -> Entry {
         size: if blob.is_dir { 0 } else { blob.size },
         modified: blob.modified,
         checksum: blob.crc32c.map(Checksum::Crc32c),
+        version: if blob.is_dir { None } else { blob.etag.clone() },
     }
 }
 
@@ -179,6 +164,7 @@ impl Storage for AzureStorage {
             size: 0,
             modified: None,
             checksum: None,
+            version: None,
         };
         if location.is_root() {
             return if self.core.container_exists(location).await? {
@@ -201,15 +187,9 @@ impl Storage for AzureStorage {
     }
 
     fn list(&self, prefix: &Location) -> ListStream {
-        let (root, etags) = (prefix.clone(), self.etags.clone());
+        let root = prefix.clone();
         self.listing(prefix, false)
-            .map_ok(move |blob| {
-                let location = root.with_path(&blob.name);
-                if let Some(etag) = &blob.etag {
-                    remember(&etags, &location, blob.size, etag.clone());
-                }
-                entry(location, &blob)
-            })
+            .map_ok(move |blob| entry(root.with_path(&blob.name), &blob))
             .boxed()
     }
 
@@ -282,23 +262,20 @@ impl Storage for AzureStorage {
         self.core.delete(location).await
     }
 
-    async fn copy(&self, from: &Location, to: &Location) -> Result<WriteReceipt> {
-        let listed = self
-            .etags
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(from);
-        let (size, etag) = match listed {
-            Some(hint) => hint,
+    async fn copy(&self, from: &Entry, to: &Location) -> Result<WriteReceipt> {
+        // A listed blob's ETag is known: pin the copy to it. Otherwise ask.
+        let (size, etag) = match &from.version {
+            Some(etag) => (from.size, etag.clone()),
             None => {
                 let blob = self
                     .core
-                    .head(from)
+                    .head(&from.location)
                     .await?
-                    .ok_or_else(|| not_found("copy", from, "no such blob".into()))?;
+                    .ok_or_else(|| not_found("copy", &from.location, "no such blob".into()))?;
                 (blob.size, blob.etag.unwrap_or_default())
             }
         };
+        let from = &from.location;
         let etag = (!etag.is_empty()).then_some(etag.as_str());
         self.core.copy(from, etag, to).await?;
         let copied = self

@@ -11,7 +11,7 @@ use ferry_azure::AzureStorage;
 use ferry_conformance::{pattern, server_env, unique_prefix};
 use ferry_core::checksum::crc32c;
 use ferry_core::storage::read_to_bytes;
-use ferry_core::{BackendOptions, Checksum, ErrorKind, Location, Storage, WriteOptions};
+use ferry_core::{BackendOptions, Checksum, Entry, ErrorKind, Location, Storage, WriteOptions};
 use futures::{StreamExt, TryStreamExt};
 
 struct Env {
@@ -211,22 +211,31 @@ async fn server_side_copies_across_containers_are_pinned_to_the_listed_etag() {
         .await
         .unwrap();
     let to = other.join("dir/copied");
-    let receipt = store.copy(&from, &to).await.unwrap();
+    // No version on the entry: the backend looks the source up itself.
+    let unversioned = Entry::file(from.clone(), body.len() as u64);
+    let receipt = store.copy(&unversioned, &to).await.unwrap();
     assert_eq!(receipt.size, body.len() as u64);
     assert_eq!(receipt.checksum, Some(Checksum::Crc32c(crc32c(&body))));
     assert_eq!(read_to_bytes(&store, &to, None).await.unwrap(), body);
 
-    let listed: Vec<_> = store.list(&root).try_collect().await.unwrap();
-    assert!(listed.iter().any(|e| e.location == from));
+    let listed: Vec<Entry> = store.list(&root).try_collect().await.unwrap();
+    let listed = listed.into_iter().find(|e| e.location == from).unwrap();
+    assert!(listed.version.is_some(), "{listed:?}");
     store
         .put(&from, data(200, 2), &WriteOptions::default())
         .await
         .unwrap();
-    let err = store.copy(&from, &other.join("changed")).await.unwrap_err();
+    let err = store
+        .copy(&listed, &other.join("changed"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConditionNotMatch, "{err}");
+    // Pinned to the version a `stat` sees now, the copy is of the current version.
+    let current = store.stat(&from).await.unwrap();
+    assert_ne!(current.version, listed.version);
     assert_eq!(
         store
-            .copy(&from, &other.join("changed"))
+            .copy(&current, &other.join("changed"))
             .await
             .unwrap()
             .size,
