@@ -63,11 +63,14 @@ checks!(
     odd_names,
     multipart_upload,
     multipart_abort,
+    multipart_resume,
     server_side_copy,
     rename_replaces,
     set_modified,
     native_checksum,
     large_object_chunked_reads,
+    mkdirs_makes_directories_or_nothing,
+    check_container_fails_only_for_missing_containers,
 );
 
 /// Runs every check under `root`, which must be empty. Panics listing every failure.
@@ -546,6 +549,72 @@ pub async fn multipart_abort(s: &dyn Storage, root: &Location) -> CheckResult {
     }
 }
 
+/// An upload reopened from its token (as another process would) keeps the parts written
+/// before, takes the rest, and completes into the whole object; a token that does not exist
+/// is an error. Without `resumable_multipart`, `resume_multipart` answers `Unsupported`.
+pub async fn multipart_resume(s: &dyn Storage, root: &Location) -> CheckResult {
+    let caps = s.capabilities();
+    let at = root.join("mp-resumed");
+    if !caps.resumable_multipart || !caps.parallel_part_writes {
+        return expect_unsupported(
+            s.resume_multipart(&at, "no-such-upload", &WriteOptions::default())
+                .await
+                .map(|_| ()),
+        );
+    }
+    let part = caps.min_part_size.max(1024 * 1024) as usize;
+    let data = pattern(part + 777, 9);
+    let options = WriteOptions {
+        size_hint: Some(data.len() as u64),
+        crc32c: None,
+    };
+    let (first, rest) = data.split_at(part);
+    let put =
+        |upload: Arc<dyn ferry_core::MultipartUpload>, index: u32, offset: usize, chunk: &[u8]| {
+            let chunk = Bytes::copy_from_slice(chunk);
+            async move {
+                let crc = ferry_core::checksum::crc32c(&chunk);
+                upload.put_part(index, offset as u64, chunk, crc).await
+            }
+        };
+    let started = s
+        .start_multipart(&at, &options)
+        .await
+        .map_err(err("start"))?;
+    let token = started.token().to_string();
+    let receipt0 = put(started.clone(), 0, 0, first)
+        .await
+        .map_err(err("put_part 0"))?;
+    drop(started); // the first "process" goes away without completing
+    let resumed = s
+        .resume_multipart(&at, &token, &options)
+        .await
+        .map_err(err("resume"))?;
+    ensure(resumed.token() == token, || {
+        format!("resumed token {:?}, started {token:?}", resumed.token())
+    })?;
+    let receipt1 = put(resumed.clone(), 1, part, rest)
+        .await
+        .map_err(err("put_part 1"))?;
+    let receipt = resumed
+        .complete(vec![receipt0, receipt1])
+        .await
+        .map_err(err("complete"))?;
+    ensure(receipt.size == data.len() as u64, || {
+        format!("receipt size {}", receipt.size)
+    })?;
+    ensure(read_all(s, &at).await? == data, || {
+        "resumed upload's content differs".into()
+    })?;
+    // A completed upload's token, or one never issued, no longer opens an upload.
+    let stale = s
+        .resume_multipart(&root.join("mp-never"), "0123456789abcdef", &options)
+        .await;
+    ensure(stale.is_err(), || {
+        "resume_multipart of a token never issued succeeded".into()
+    })
+}
+
 /// Server-side copy duplicates the listed object, or answers `Unsupported`. A listed entry
 /// carries the object's version, and a copy of it after the object was replaced fails
 /// (`ConditionNotMatch` or `NotFound`) rather than copying the new content.
@@ -655,6 +724,73 @@ pub async fn large_object_chunked_reads(s: &dyn Storage, root: &Location) -> Che
     ensure(offset == data.len(), || {
         format!("read {offset} of {} bytes", data.len())
     })
+}
+
+/// `mkdirs` makes a directory (and its parents) where the store has directories, and nothing
+/// where it has not: no marker object appears in a listing or a `stat`.
+pub async fn mkdirs_makes_directories_or_nothing(s: &dyn Storage, root: &Location) -> CheckResult {
+    let dir = root.join("made/deeper");
+    s.mkdirs(&dir).await.map_err(err("mkdirs"))?;
+    s.mkdirs(&dir).await.map_err(err("mkdirs again"))?;
+    let stat = s.stat(&dir).await;
+    if s.capabilities().directories {
+        match stat {
+            Ok(entry) if entry.is_dir() => {}
+            other => return Err(format!("after mkdirs, stat says {other:?}")),
+        }
+        match s.stat(&root.join("made")).await {
+            Ok(entry) if entry.is_dir() => {}
+            other => return Err(format!("mkdirs made no parent: {other:?}")),
+        }
+    } else {
+        match stat {
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            other => {
+                return Err(format!(
+                    "a store without directories made something: {other:?}"
+                ))
+            }
+        }
+    }
+    let listed = list_rel(s, root).await?;
+    ensure(listed.is_empty(), || {
+        format!("mkdirs left files: {listed:?}")
+    })
+}
+
+/// `check_container` accepts a location whose container exists, however much of its path does
+/// not exist yet; on bucket stores (an authority, no directories) it fails with `NotFound` for
+/// a bucket that does not exist.
+pub async fn check_container_fails_only_for_missing_containers(
+    s: &dyn Storage,
+    root: &Location,
+) -> CheckResult {
+    s.check_container(&root.join("not/written/yet"))
+        .await
+        .map_err(err(
+            "check_container of a new path in an existing container",
+        ))?;
+    let bucket_store = !s.capabilities().directories && root.authority().is_some();
+    if !bucket_store {
+        return Ok(());
+    }
+    // The bucket is the authority, or its part before `@` (Azure's `container@account`).
+    let authority = root.authority().unwrap_or_default();
+    let missing_authority = match authority.split_once('@') {
+        Some((_, account)) => format!("ferry-no-such-bucket-7f3a9c@{account}"),
+        None => "ferry-no-such-bucket-7f3a9c".to_string(),
+    };
+    let missing = Location::from_parts(
+        root.scheme(),
+        Some(&missing_authority),
+        &format!("{}/x", root.key()),
+    );
+    match s.check_container(&missing).await {
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        other => Err(format!(
+            "check_container of {missing} (no such bucket): {other:?}"
+        )),
+    }
 }
 
 fn expect_unsupported(result: ferry_core::Result<()>) -> CheckResult {
