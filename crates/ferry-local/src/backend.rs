@@ -346,8 +346,6 @@ impl Storage for LocalStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{LocalFactory, DIRECT_IO_KEY};
-    use ferry_core::registry::{BackendFactory, BackendOptions};
     use ferry_core::storage::{EntryKind, SpecialKind};
     use std::fs::File;
     use std::path::Path;
@@ -463,22 +461,5 @@ mod tests {
         assert_eq!(entry.size, 0);
         let err = store.confirm_unchanged(&entry).await.unwrap_err();
         assert!(err.to_string().contains("more bytes than the 0"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn the_direct_io_option_is_checked_and_keys_the_store() {
-        let factory = LocalFactory;
-        let here = Location::parse("/tmp").unwrap();
-        let bad = BackendOptions::new().with(DIRECT_IO_KEY, "maybe");
-        let err = factory.open(&here, &bad).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
-        assert!(err.to_string().contains("direct_io"), "{err}");
-        let off = BackendOptions::new().with(DIRECT_IO_KEY, "false");
-        assert!(factory.open(&here, &off).await.is_ok());
-        assert_ne!(
-            factory.store_key(&here, &off),
-            factory.store_key(&here, &BackendOptions::new()),
-            "stores with different settings must not be shared"
-        );
     }
 }

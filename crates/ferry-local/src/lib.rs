@@ -85,3 +85,25 @@ impl BackendFactory for LocalFactory {
 pub fn register(registry: &mut Registry) {
     registry.register(Arc::new(LocalFactory));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_direct_io_option_is_checked_and_keys_the_store() {
+        let factory = LocalFactory;
+        let here = Location::parse("/tmp").unwrap();
+        let bad = BackendOptions::new().with(DIRECT_IO_KEY, "maybe");
+        let err = factory.open(&here, &bad).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
+        assert!(err.to_string().contains("direct_io"), "{err}");
+        let off = BackendOptions::new().with(DIRECT_IO_KEY, "false");
+        assert!(factory.open(&here, &off).await.is_ok());
+        assert_ne!(
+            factory.store_key(&here, &off),
+            factory.store_key(&here, &BackendOptions::new()),
+            "stores with different settings must not be shared"
+        );
+    }
+}
