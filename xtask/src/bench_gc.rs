@@ -1,4 +1,4 @@
-//! `cargo xtask bench gc [--files N] [--checkpoints N] [--refs N] [--s3-files N]`: plan time,
+//! `cargo xtask bench gc [--files N] [--checkpoints N] [--refs N] [--s3-files N] [--debug]`: plan time,
 //! files/s and peak RSS of `ferry gc` (a dry run: every file listed and decided, every kept
 //! `_metadata` read) on a synthetic checkpoint base — N shared files (default 10⁶) and 20
 //! retained incremental checkpoints of 10⁵ references each, overlapping like retained
@@ -135,8 +135,14 @@ pub fn run(args: &[&str]) -> Result<()> {
     let chks = flag(args, "--checkpoints", 20)?;
     let refs = flag(args, "--refs", 100_000)?;
     let s3_files = flag(args, "--s3-files", 100_000)?;
-    util::cargo(&["build", "--release", "-p", "ferry-cli"])?;
-    let ferry = util::root().join("target/release/ferry");
+    // --debug: the dev build (for a quick look; numbers worth quoting come from release).
+    let ferry = if args.contains(&"--debug") {
+        util::cargo(&["build", "-p", "ferry-cli"])?;
+        util::root().join("target/debug/ferry")
+    } else {
+        util::cargo(&["build", "--release", "-p", "ferry-cli"])?;
+        util::root().join("target/release/ferry")
+    };
     let scratch = util::cache_dir().join("bench-gc");
     let _ = std::fs::remove_dir_all(&scratch);
     let local = scratch.join("local");

@@ -626,3 +626,26 @@ async fn a_kept_snapshot_missing_a_relative_file_blocks_every_deletion() {
     assert!(execute(&plan, None, |_, _| {}).await.is_err());
     assert_eq!(present(&store), before);
 }
+
+#[tokio::test]
+async fn trash_moves_instead_of_deleting() {
+    let store = base();
+    let plan = plan::plan(
+        vec![endpoint(&store, "mem://m/cp")],
+        Scope::Dispose(loc("mem://m/cp/job1/chk-3")),
+        later(),
+    )
+    .await
+    .unwrap();
+    let trash = endpoint(&store, "mem://m/trash");
+    execute(&plan, Some(&trash), |_, _| {}).await.unwrap();
+    let after = present(&store);
+    for moved in [
+        "cp/job1/chk-3/_metadata",
+        "cp/job1/chk-3/private",
+        "cp/job1/shared/c",
+    ] {
+        assert!(!after.contains(&format!("mem://m/{moved}")), "{moved}");
+        assert!(after.contains(&format!("mem://m/trash/{moved}")), "{moved}");
+    }
+}
