@@ -332,13 +332,13 @@ fn hdfs_and_local_runs_print_no_secret_at_vvvv() {
     let outputs = run(cmd, Some(&log), true);
     assert_traced_and_clean(&outputs, false, 100, "copy: ", &[aws_secret]);
 
-    // A secret given under a key the stores do not take is a usage error that names the key,
-    // never its value.
+    // A secret given under a key no store takes (`sas_token` is Azure's since ferry-azure) is a
+    // usage error that names the key, never its value.
     let option_secret = "SasToken-sv=2022&sig=FERRYsig0123456789";
     let mut cmd = ferry(&dir.path().join("state"));
     cmd.env_remove("FERRY_LOG")
         .args(["cp", "-vvvv"])
-        .args(["-o", &format!("sas_token={option_secret}")])
+        .args(["-o", &format!("api_token={option_secret}")])
         .arg(&src)
         .arg(format!("{root}/refused"));
     let output = cmd.output().unwrap();
@@ -348,7 +348,7 @@ fn hdfs_and_local_runs_print_no_secret_at_vvvv() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(printed.contains("sas_token"), "{printed}");
+    assert!(printed.contains("api_token"), "{printed}");
     assert!(!printed.contains(option_secret), "{printed}");
 
     let back = dir.path().join("back");
