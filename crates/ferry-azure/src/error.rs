@@ -82,11 +82,11 @@ pub(crate) fn from_response(status: u16, code: Option<&str>, body: &[u8], site: 
                 .and_then(|n| n.text())
                 .map(|t| t.lines().next().unwrap_or("").trim().to_string())
         });
-    match (code, detail) {
-        (Some(c), Some(d)) if !d.is_empty() => message.push_str(&format!(" [{c}: {d}]")),
-        (Some(c), _) => message.push_str(&format!(" [{c}]")),
-        (None, _) => message.push_str(&format!(" [HTTP {status}]")),
-    }
+    message.push_str(&ferry_core::error::table::suffix(
+        code,
+        detail.as_deref(),
+        status,
+    ));
     let error = Error::new(kind, message);
     let error = if temporary || status >= 500 || status == 429 {
         error.temporary()

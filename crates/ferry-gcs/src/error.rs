@@ -128,11 +128,8 @@ pub(crate) fn from_response(status: u16, body: &[u8], site: Site<'_>) -> Error {
         Some(row) => (row.kind, row.temporary, site.fill(row.hint)),
         None => by_status(status, site),
     };
-    match (reason.as_deref(), detail.as_deref()) {
-        (Some(r), Some(d)) if !d.is_empty() => message.push_str(&format!(" [{r}: {}]", clip(d))),
-        (Some(r), _) => message.push_str(&format!(" [{r}]")),
-        (None, _) => message.push_str(&format!(" [HTTP {status}]")),
-    }
+    let detail = detail.as_deref().map(clip);
+    message.push_str(&table::suffix(reason.as_deref(), detail.as_deref(), status));
     let error = Error::new(kind, message);
     let error = if temporary || status >= 500 || status == 429 {
         error.temporary()
